@@ -1,0 +1,128 @@
+"""The Kafka side of the event bus (kafka-python under gevent).
+
+Producer: acks=all with retries, keyed by call UUID / agent id so one call's
+events stay ordered. Consumers: manual commits after the handler made the
+batch durable (see hotline.common.bus.Consumer), so delivery is
+at-least-once. kafka-python's client threads are greenlets once gevent has
+patched the process.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+from google.protobuf.message import Message
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hotline.common import topics
+from hotline.common.bus import EventBus, RawRecord, Source
+from hotline.common.errors import Unavailable
+from hotline.common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaBus(EventBus):
+    def __init__(self, settings: KafkaSettings, *, partitions: int = 3) -> None:
+        super().__init__()
+        self.settings = settings
+        self.partitions = partitions
+        self._producer: KafkaProducer | None = None
+        self._by_full_name = {topics.full_name(settings.topic_prefix, t): t for t in topics.MESSAGE_TYPES}
+
+    def full_name(self, topic: str) -> str:
+        return topics.full_name(self.settings.topic_prefix, topic)
+
+    def ensure_topics(self, timeout_s: float = 30.0) -> None:
+        """Create Hotline's topics if they do not exist yet."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers,
+                                         client_id=f"{self.settings.client_id}-admin")
+                break
+            except KafkaError as exc:
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"Kafka at {self.settings.bootstrap_servers} is not reachable: {exc}") from exc
+                time.sleep(0.5)
+        try:
+            existing = set(admin.list_topics())
+            wanted = [NewTopic(name, self.partitions, 1) for name in self._by_full_name if name not in existing]
+            if wanted:
+                try:
+                    admin.create_topics(wanted)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            try:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.settings.bootstrap_servers,
+                    client_id=self.settings.client_id,
+                    acks="all", retries=10, linger_ms=2,
+                    max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+                    retry_backoff_ms=200,
+                )
+            except KafkaError as exc:
+                raise Unavailable(f"Kafka at {self.settings.bootstrap_servers} is not reachable: {exc}") from exc
+        return self._producer
+
+    def publish(self, topic: str, key: str, message: Message) -> None:
+        self.publish_raw(topic, key.encode(), message.SerializeToString())
+
+    def publish_raw(self, topic: str, key: bytes | None, payload: bytes) -> None:
+        self.producer.send(self.full_name(topic), key=key, value=payload)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        if self._producer is not None:
+            self._producer.flush(timeout=timeout_s)
+
+    def open_source(self, group: str, topic_names: Sequence[str]) -> Source:
+        return _KafkaSource(self, group, topic_names)
+
+    def healthy(self) -> bool:
+        return self._producer is None or self._producer.bootstrap_connected()
+
+    def close(self) -> None:
+        super().close()
+        if self._producer is not None:
+            self._producer.flush(timeout=10)
+            self._producer.close(timeout=10)
+            self._producer = None
+
+
+class _KafkaSource(Source):
+    def __init__(self, bus: KafkaBus, group: str, topic_names: Sequence[str]) -> None:
+        self.bus = bus
+        self._consumer = KafkaConsumer(
+            *[bus.full_name(t) for t in topic_names],
+            bootstrap_servers=bus.settings.bootstrap_servers,
+            client_id=f"{bus.settings.client_id}-{group}",
+            group_id=f"{bus.settings.topic_prefix}{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+    def poll(self, timeout_s: float, max_records: int) -> list[RawRecord]:
+        polled = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out: list[RawRecord] = []
+        for tp, records in polled.items():
+            short = self.bus._by_full_name.get(tp.topic)
+            if short is None:
+                continue
+            for r in records:
+                out.append(RawRecord(short, tp.partition, r.offset, r.key, r.value or b"", r.timestamp))
+        return out
+
+    def commit(self) -> None:
+        self._consumer.commit()
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
