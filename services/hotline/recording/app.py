@@ -1,0 +1,39 @@
+"""Composition root of the recording service."""
+from __future__ import annotations
+
+from hotline.common import topics
+from hotline.common.bus import EventBus
+from hotline.common.grpc import GrpcServer
+from hotline.common.settings import Settings
+from hotline.freeswitch import EslConnection
+from hotline.recording.recorder import Recorder
+
+
+class RecordingService:
+    def __init__(self, settings: Settings, bus: EventBus, esl: EslConnection | None = None) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.esl = esl or EslConnection(
+            settings.esl.host, settings.esl.port, settings.esl.require_password(),
+            node_id=settings.esl.node_id, events=("BACKGROUND_JOB",),
+            connect_timeout_s=settings.esl.connect_timeout_s, reconnect_min_s=settings.esl.reconnect_min_s,
+            reconnect_max_s=settings.esl.reconnect_max_s, api_timeout_s=settings.esl.api_timeout_s)
+        self.recorder = Recorder(self.esl, bus, settings.recording.directory, stereo=settings.recording.stereo)
+        # No API of its own yet: the gRPC server carries health and reflection.
+        self.grpc = GrpcServer(settings.grpc.recording)
+        self.esl.on_connected(lambda *_: self.grpc.set_all_serving(True))
+        self.esl.on_disconnected(lambda *_: self.grpc.set_all_serving(False))
+        self.consumer = None
+        self.grpc_port: int | None = None
+
+    def start(self) -> None:
+        self.grpc_port = self.grpc.start()
+        self.esl.start()
+        self.consumer = self.bus.consume("recording", [topics.CALL_EVENTS, topics.QUEUE_EVENTS],
+                                         self.recorder.handle, batch_timeout_s=0.05)
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()
+        self.esl.stop()
+        self.grpc.stop()

@@ -1,0 +1,1 @@
+"""The routing service: the ACD. Where a call gets its agent: acd.py."""

@@ -1,0 +1,77 @@
+"""Composition root of the routing service: the ACD core, its gRPC API,
+and its FreeSWITCH side, wired from settings."""
+from __future__ import annotations
+
+import logging
+
+from hotline.common.bus import EventBus
+from hotline.common.errors import ConfigError
+from hotline.common.grpc import GrpcServer
+from hotline.common.settings import Settings, parse_queue_specs
+from hotline.freeswitch import EslConnection
+from hotline.proto.routing.v1 import routing_pb2, routing_pb2_grpc
+from hotline.routing.acd import QueueConfig
+from hotline.routing.api import RoutingServicer
+from hotline.routing.core import RoutingCore
+from hotline.routing.switch import SwitchSide
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = routing_pb2.DESCRIPTOR.services_by_name["Routing"].full_name
+ESL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+              "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PARK", "CHANNEL_UNPARK",
+              "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
+              "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_ORIGINATE", "DTMF",
+              "RECORD_START", "RECORD_STOP", "BACKGROUND_JOB")
+
+
+def parse_agent_specs(text: str) -> list[tuple[str, str, dict[str, int]]]:
+    """"1001:user/1001@default:sales=5+support=3,..." -> [(id, contact, skills)]."""
+    agents = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        parts = item.split(":")
+        if len(parts) != 3:
+            raise ConfigError(f"HOTLINE_ROUTING_AGENTS: {item!r} is not id:contact:skill=level+...")
+        skills: dict[str, int] = {}
+        for pair in filter(None, parts[2].split("+")):
+            skill, _, level = pair.partition("=")
+            if not level.isdigit():
+                raise ConfigError(f"HOTLINE_ROUTING_AGENTS: {pair!r} is not skill=level")
+            skills[skill] = int(level)
+        agents.append((parts[0], parts[1], skills))
+    return agents
+
+
+class RoutingService:
+    def __init__(self, settings: Settings, bus: EventBus, esl: EslConnection | None = None) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.core = RoutingCore(bus)
+        self.esl = esl or EslConnection(
+            settings.esl.host, settings.esl.port, settings.esl.require_password(), node_id=settings.esl.node_id,
+            events=ESL_EVENTS, connect_timeout_s=settings.esl.connect_timeout_s,
+            reconnect_min_s=settings.esl.reconnect_min_s, reconnect_max_s=settings.esl.reconnect_max_s,
+            api_timeout_s=settings.esl.api_timeout_s)
+        self.switch = SwitchSide(self.core, self.esl, bus, settings.esl.node_id, tick_s=settings.routing.tick_s)
+        self.servicer = RoutingServicer(self.core, self.switch.start_hold_music)
+        self.server = GrpcServer(settings.grpc.routing)
+        self.server.add(routing_pb2_grpc.add_RoutingServicer_to_server, self.servicer, SERVICE_NAME)
+        for spec in parse_queue_specs(settings.routing.queues):
+            self.core.acd.upsert_queue(QueueConfig(hold_music=settings.routing.hold_music,
+                                                   ring_timeout_s=settings.routing.default_ring_timeout_s, **spec))
+        for agent_id, contact, skills in parse_agent_specs(settings.routing.agents):
+            self.core.acd.upsert_agent(agent_id, agent_id, contact, skills)
+        self.esl.on_connected(lambda *_: self.server.set_all_serving(True))
+        self.esl.on_disconnected(lambda *_: self.server.set_all_serving(False))
+        self.grpc_port: int | None = None
+
+    def start(self) -> None:
+        self.grpc_port = self.server.start()
+        self.switch.start()
+        self.esl.start()
+
+    def stop(self) -> None:
+        self.switch.stop()
+        self.esl.stop()
+        self.server.stop()
+        self.bus.flush(5)

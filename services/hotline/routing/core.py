@@ -1,0 +1,71 @@
+"""The ACD plus its outbox: every decision's events are published on the
+bus right after the decision (agent-events keyed by agent id, queue-events
+keyed by call UUID). The gRPC side and the switch side both go through here."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import gevent.event
+
+from hotline.common import topics
+from hotline.common.bus import EventBus
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.routing import metrics
+from hotline.routing.acd import Acd, CallState
+
+log = logging.getLogger(__name__)
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+class RoutingCore:
+    def __init__(self, bus: EventBus, *, clock_us: Callable[[], int] = now_us, max_missed_offers: int = 3) -> None:
+        self.bus = bus
+        self.acd = Acd(clock_us, max_missed_offers=max_missed_offers)
+        self.wakeup = gevent.event.Event()   # set when something may allow a new assignment
+
+    def publish_outbox(self) -> None:
+        for kind, message in self.acd.drain():
+            if kind == "agent":
+                assert isinstance(message, ev.AgentStateEvent)
+                self.bus.publish(topics.AGENT_EVENTS, message.agent_id, message)
+                self.wakeup.set()
+            else:
+                assert isinstance(message, ev.QueueEvent)
+                self.bus.publish(topics.QUEUE_EVENTS, message.call_uuid, message)
+                if message.type == ev.QUEUE_ENQUEUED:
+                    metrics.ENQUEUED.labels(message.queue).inc()
+                    self.wakeup.set()
+                elif message.type == ev.QUEUE_ABANDONED:
+                    metrics.ABANDONED.labels(message.queue).inc()
+                elif message.type == ev.QUEUE_OFFER_FAILED:
+                    metrics.OFFERS.labels(message.queue, "failed").inc()
+                    self.wakeup.set()
+                elif message.type == ev.QUEUE_CONNECTED:
+                    metrics.OFFERS.labels(message.queue, "connected").inc()
+        self.update_gauges()
+
+    def update_gauges(self) -> None:
+        for name in self.acd.queues:
+            metrics.CALLS_WAITING.labels(name).set(len(self.acd.waiting(name)))
+        counts = {name: 0 for name in ev.AgentState.keys() if name != "AGENT_STATE_UNSPECIFIED"}
+        for agent in self.acd.agents.values():
+            counts[ev.AgentState.Name(agent.state)] += 1
+        for state, count in counts.items():
+            metrics.AGENTS.labels(state).set(count)
+
+    def queue_status(self, queue_name: str) -> tuple[int, int, dict[str, int]]:
+        queue = self.acd.queues[queue_name]
+        waiting = self.acd.waiting(queue_name)
+        now = self.acd.clock_us()
+        longest = max((now - c.enqueued_us for c in waiting if c.state is not CallState.ENDED), default=0)
+        by_state: dict[str, int] = {}
+        for agent in self.acd.agents.values():
+            if agent.serves(queue):
+                name = ev.AgentState.Name(agent.state)
+                by_state[name] = by_state.get(name, 0) + 1
+        return len(waiting), longest, by_state

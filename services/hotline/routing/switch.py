@@ -1,0 +1,175 @@
+"""The routing service's FreeSWITCH side: plays hold music to queued
+callers, rings agents (bgapi originate ... &park()), bridges (uuid_bridge),
+follows hang-ups, writes CDRs, and reconciles with `show channels` after
+every (re)connect so no call or agent is left stuck. It also normalises
+every channel event onto the call-events topic."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import gevent
+
+from hotline.common import topics
+from hotline.common.bus import EventBus
+from hotline.freeswitch import CommandFailed, EslConnection, EslError, EslEvent
+from hotline.freeswitch.normalize import to_call_event
+from hotline.routing import metrics
+from hotline.routing.acd import Assignment, CallState
+from hotline.routing.cdr import build_cdr, reconciled_cdr
+from hotline.routing.core import RoutingCore
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[,{}\[\]'\"\s=^]")
+
+
+def _var(value: str) -> str:
+    """A value safe inside originate's {a=b,c=d} block."""
+    return _UNSAFE.sub("_", value)[:80]
+
+
+class SwitchSide:
+    def __init__(self, core: RoutingCore, esl: EslConnection, bus: EventBus, node_id: str, *,
+                 tick_s: float = 0.2) -> None:
+        self.core = core
+        self.acd = core.acd
+        self.esl = esl
+        self.bus = bus
+        self.node_id = node_id
+        self.tick_s = tick_s
+        self._greenlets: list[gevent.Greenlet] = []
+        self._offers: set[gevent.Greenlet] = set()
+        self._running = False
+        esl.on_event(self.on_event)
+        esl.on_connected(self.on_connected)
+        esl.on_disconnected(lambda *_: metrics.SWITCH_CONNECTED.set(0))
+
+    def start(self) -> None:
+        self._running = True
+        self._greenlets.append(gevent.spawn(self._dispatch_loop))
+
+    def stop(self) -> None:
+        self._running = False
+        gevent.killall([*self._greenlets, *self._offers], timeout=2)
+
+    # -- decisions into actions -----------------------------------------
+    def _dispatch_loop(self) -> None:
+        while self._running:
+            self.core.wakeup.wait(self.tick_s)
+            self.core.wakeup.clear()
+            try:
+                self.acd.tick()
+                if self.esl.connected:
+                    for assignment in self.acd.next_assignments():
+                        g = gevent.spawn(self._offer, assignment)
+                        self._offers.add(g)
+                        g.link(self._offers.discard)
+                self.core.publish_outbox()
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("routing dispatch failed")
+
+    def start_hold_music(self, call_uuid: str, queue_name: str) -> None:
+        queue = self.acd.queues.get(queue_name)
+        music = queue.hold_music if queue else "local_stream://moh"
+        try:
+            self.esl.api_ok(f"uuid_broadcast {call_uuid} {music} aleg")
+        except (EslError, CommandFailed) as exc:
+            log.warning("hold music for %s failed: %s", call_uuid, exc)
+
+    def _offer(self, a: Assignment) -> None:
+        call, agent = a.call, a.agent
+        queue = self.acd.queues[call.queue]
+        started = time.monotonic()
+        variables = {
+            "origination_uuid": a.agent_leg_uuid,
+            "hotline_role": "agent",
+            "hotline_call_uuid": call.call_uuid,
+            "hotline_agent_id": _var(agent.agent_id),
+            "hotline_queue": _var(queue.name),
+            "origination_caller_id_number": _var(call.ani or "unknown"),
+            "origination_caller_id_name": _var(call.caller_name or call.ani or "unknown"),
+            "originate_timeout": str(queue.ring_timeout_s),
+            "ignore_early_media": "true",
+        }
+        dial = "{" + ",".join(f"{k}={v}" for k, v in variables.items()) + "}" + agent.contact
+        try:
+            result = self.esl.bgapi(f"originate {dial} &park()", timeout=queue.ring_timeout_s + 15).strip()
+        except EslError as exc:
+            result = f"-ERR {exc}"
+        if not result.startswith("+OK"):
+            cause = result[4:].strip() or "UNKNOWN"
+            log.info("offer of %s to agent %s failed: %s", call.call_uuid, agent.agent_id, cause)
+            self.acd.offer_failed(call.call_uuid, agent.agent_id, cause)
+            self.core.publish_outbox()
+            return
+        if self.acd._call_for_offer(call.call_uuid, agent.agent_id) is None:
+            # The caller hung up while the agent's phone rang.
+            self._kill(a.agent_leg_uuid, "ORIGINATOR_CANCEL")
+            self.core.publish_outbox()
+            return
+        try:
+            self.esl.api(f"uuid_break {call.call_uuid} all")
+            reply = self.esl.api(f"uuid_bridge {call.call_uuid} {a.agent_leg_uuid}").strip()
+        except EslError as exc:
+            reply = f"-ERR {exc}"
+        if reply.startswith("+OK"):
+            self.acd.connected(call.call_uuid, agent.agent_id)
+            metrics.QUEUE_TO_BRIDGE.observe(time.monotonic() - started)
+        else:
+            log.warning("uuid_bridge %s %s failed: %s", call.call_uuid, a.agent_leg_uuid, reply)
+            self._kill(a.agent_leg_uuid, "NORMAL_CLEARING")
+            self.acd.offer_failed(call.call_uuid, agent.agent_id, "BRIDGE_FAILED")
+        self.core.publish_outbox()
+
+    def _kill(self, uuid: str, cause: str) -> None:
+        try:
+            self.esl.api(f"uuid_kill {uuid} {cause}")
+        except EslError as exc:
+            log.warning("uuid_kill %s failed: %s", uuid, exc)
+
+    # -- what the switch tells us ---------------------------------------
+    def on_event(self, event: EslEvent) -> None:
+        call_event = to_call_event(event, self.node_id)
+        if call_event is not None:
+            self.bus.publish(topics.CALL_EVENTS, call_event.call_uuid, call_event)
+        if event.name != "CHANNEL_HANGUP_COMPLETE":
+            return
+        if event.var("hotline_role") == "agent":
+            self.acd.agent_leg_ended(event.var("hotline_call_uuid") or "", event.var("hotline_agent_id") or "")
+        elif (event.get("Call-Direction") == "inbound" or event.uuid in self.acd.calls) and event.uuid:
+            call = self.acd.calls.get(event.uuid)
+            if call is not None and call.state is CallState.OFFERING and call.agent_leg_uuid:
+                gevent.spawn(self._kill, call.agent_leg_uuid, "ORIGINATOR_CANCEL")
+            cdr = build_cdr(event.get, call, self.node_id)
+            self.acd.call_ended(event.uuid)
+            self.bus.publish(topics.CDRS, cdr.call_uuid, cdr)
+            metrics.CDRS.labels(cdr.DESCRIPTOR.fields_by_name["disposition"].enum_type
+                                .values_by_number[cdr.disposition].name).inc()
+        self.core.publish_outbox()
+
+    def on_connected(self, *_: object) -> None:
+        metrics.SWITCH_CONNECTED.set(1)
+        gevent.spawn(self.reconcile)
+
+    def reconcile(self) -> None:
+        """Make the ACD agree with the switch's channels."""
+        try:
+            rows = self.esl.show_channels()
+        except EslError as exc:
+            log.warning("reconciliation skipped: %s", exc)
+            return
+        live = {row.get("uuid", "") for row in rows}
+        ended = self.acd.reconcile(live)
+        for call in ended:
+            cdr = reconciled_cdr(call, self.node_id, self.acd.clock_us())
+            self.bus.publish(topics.CDRS, cdr.call_uuid, cdr)
+        if ended:
+            log.warning("reconciled %d call(s) that no longer exist on %s", len(ended), self.node_id)
+        # Queued callers that survived a reconnect get their hold music back.
+        for call in self.acd.waiting():
+            if call.state is CallState.WAITING:
+                self.start_hold_music(call.call_uuid, call.queue)
+        self.core.publish_outbox()
+        self.core.wakeup.set()

@@ -1,0 +1,196 @@
+"""The ACD's decisions, hermetic: a fake clock, no I/O."""
+import pytest
+
+from hotline.common.errors import Conflict, InvalidArgument, NotFound
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.routing.acd import Acd, CallState, QueueConfig
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1_000_000)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def acd(clock):
+    acd = Acd(clock)
+    acd.upsert_queue(QueueConfig("support", "support", wrap_up_s=5))
+    acd.upsert_queue(QueueConfig("sales", "sales"))
+    return acd
+
+
+def ready(acd, clock, agent_id, skills=None, after_s=1.0):
+    acd.upsert_agent(agent_id, agent_id, f"user/{agent_id}@default", skills or {"support": 5})
+    clock.advance(after_s)
+    acd.set_agent_state(agent_id, ev.READY)
+
+
+def test_longest_idle_ready_agent_with_the_skill_gets_the_call(acd, clock):
+    ready(acd, clock, "a1")            # idle since t+1
+    ready(acd, clock, "a2")            # idle since t+2
+    ready(acd, clock, "s1", {"sales": 9})  # idle longest of all would be no one: wrong skill anyway
+    acd.enqueue("c1", "support")
+    (assignment,) = acd.next_assignments()
+    assert assignment.agent.agent_id == "a1"
+    assert acd.agents["a1"].state == ev.RESERVED
+    assert acd.calls["c1"].state is CallState.OFFERING
+
+
+def test_idle_time_counts_from_the_end_of_the_last_call(acd, clock):
+    ready(acd, clock, "a1")
+    ready(acd, clock, "a2")
+    acd.enqueue("c1", "support")
+    (a,) = acd.next_assignments()
+    acd.connected("c1", a.agent.agent_id)
+    clock.advance(10)
+    acd.call_ended("c1")
+    clock.advance(6)
+    acd.tick()                          # wrap-up (5 s) over: a1 ready again, idle since now
+    acd.enqueue("c2", "support")
+    (b,) = acd.next_assignments()
+    assert b.agent.agent_id == "a2"
+
+
+def test_no_agent_means_no_assignment_and_the_call_waits(acd, clock):
+    acd.enqueue("c1", "support")
+    assert acd.next_assignments() == []
+    assert [c.call_uuid for c in acd.waiting("support")] == ["c1"]
+
+
+def test_priority_then_arrival_order(acd, clock):
+    acd.enqueue("c1", "support")
+    clock.advance(1)
+    acd.enqueue("c2", "support", priority=5)
+    clock.advance(1)
+    acd.enqueue("c3", "support")
+    assert [c.call_uuid for c in acd.waiting("support")] == ["c2", "c1", "c3"]
+    assert acd.position(acd.calls["c3"]) == 3
+    ready(acd, clock, "a1")
+    (a,) = acd.next_assignments()
+    assert a.call.call_uuid == "c2"
+
+
+def test_agent_who_does_not_answer_is_skipped_for_that_call(acd, clock):
+    ready(acd, clock, "a1")
+    ready(acd, clock, "a2")
+    acd.enqueue("c1", "support")
+    (first,) = acd.next_assignments()
+    assert first.agent.agent_id == "a1"
+    acd.offer_failed("c1", "a1", "NO_ANSWER")
+    assert acd.agents["a1"].state == ev.READY and acd.agents["a1"].missed_offers == 1
+    (second,) = acd.next_assignments()
+    assert second.agent.agent_id == "a2"
+    assert acd.calls["c1"].offers == 2
+
+
+def test_repeated_no_answer_sets_the_agent_not_ready(acd, clock):
+    ready(acd, clock, "a1")
+    for i in range(3):
+        acd.enqueue(f"c{i}", "support")
+        (a,) = acd.next_assignments()
+        acd.offer_failed(f"c{i}", "a1", "NO_ANSWER")
+        acd.call_ended(f"c{i}")
+    agent = acd.agents["a1"]
+    assert agent.state == ev.NOT_READY and agent.reason == "no answer"
+
+
+def test_abandon_while_waiting_and_while_ringing(acd, clock):
+    acd.enqueue("c1", "support")
+    clock.advance(7)
+    ended = acd.call_ended("c1")
+    assert ended is not None and ended.connected_us == 0
+    events = [m for kind, m in acd.drain() if kind == "queue"]
+    assert [e.type for e in events] == [ev.QUEUE_ENQUEUED, ev.QUEUE_ABANDONED]
+    assert events[-1].wait_us == 7_000_000
+    ready(acd, clock, "a1")
+    acd.enqueue("c2", "support")
+    acd.next_assignments()
+    acd.call_ended("c2")               # caller gives up while a1's phone rings
+    assert acd.agents["a1"].state == ev.READY
+
+
+def test_connected_call_then_wrap_up_then_ready(acd, clock):
+    ready(acd, clock, "a1")
+    acd.enqueue("c1", "support")
+    acd.next_assignments()
+    assert acd.connected("c1", "a1")
+    assert acd.agents["a1"].state == ev.ON_CALL
+    acd.call_ended("c1")
+    assert acd.agents["a1"].state == ev.WRAP_UP
+    acd.drain()
+    clock.advance(5)
+    acd.tick()
+    assert acd.agents["a1"].state == ev.READY
+    (leave_wrap,) = [m for kind, m in acd.drain() if kind == "agent"]
+    assert leave_wrap.previous_state == ev.WRAP_UP
+    assert leave_wrap.timestamp_us - leave_wrap.previous_state_since_us == 5_000_000
+    assert leave_wrap.call_uuid == "c1" and leave_wrap.queue == "support"
+
+
+def test_not_ready_during_a_call_applies_after_it(acd, clock):
+    ready(acd, clock, "s1", {"sales": 3})
+    acd.enqueue("c1", "sales")
+    acd.next_assignments()
+    acd.connected("c1", "s1")
+    acd.set_agent_state("s1", ev.NOT_READY, "break")
+    assert acd.agents["s1"].state == ev.ON_CALL
+    acd.call_ended("c1")                # sales has no wrap-up
+    assert acd.agents["s1"].state == ev.NOT_READY and acd.agents["s1"].reason == "break"
+    acd.enqueue("c2", "sales")
+    assert acd.next_assignments() == []          # not ready: not offered
+    acd.set_agent_state("s1", ev.READY)
+    acd.next_assignments()
+    acd.connected("c2", "s1")
+    with pytest.raises(Conflict):
+        acd.set_agent_state("s1", ev.READY)      # on a call: cannot be made ready
+
+
+def test_reconcile_ends_calls_the_switch_no_longer_has(acd, clock):
+    ready(acd, clock, "a1")
+    acd.enqueue("c1", "support")
+    acd.enqueue("c2", "support")
+    acd.next_assignments()
+    acd.connected("c1", "a1")
+    ended = acd.reconcile(live_uuids={"c2"})
+    assert [c.call_uuid for c in ended] == ["c1"]
+    assert acd.agents["a1"].state == ev.WRAP_UP
+    assert "c2" in acd.calls
+
+
+def test_validation_names_the_field(acd):
+    with pytest.raises(InvalidArgument) as e:
+        acd.enqueue("c1", "nope")
+    assert e.value.field == "queue"
+    with pytest.raises(InvalidArgument) as e:
+        acd.upsert_agent("x", "x", "user/x", {"support": 11})
+    assert e.value.field == "skills[support]"
+    with pytest.raises(InvalidArgument) as e:
+        acd.upsert_queue(QueueConfig("bad name!", "s"))
+    assert e.value.field == "name"
+    with pytest.raises(NotFound):
+        acd.set_agent_state("ghost", ev.READY)
+    with pytest.raises(InvalidArgument) as e:
+        acd.upsert_agent("x", "x", "user/x", {})
+        acd.set_agent_state("x", ev.ON_CALL)
+    assert e.value.field == "state"
+
+
+def test_reservation_that_never_resolves_expires(acd, clock):
+    ready(acd, clock, "a1")
+    acd.enqueue("c1", "support")
+    acd.next_assignments()
+    clock.advance(60)
+    acd.tick()
+    assert acd.agents["a1"].state == ev.READY
+    assert acd.calls["c1"].state is CallState.WAITING
