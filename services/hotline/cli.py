@@ -1,0 +1,178 @@
+"""`hotline`: one console script, a subcommand per process role.
+
+    hotline routing     the ACD: queues, agents, offers and bridges (+ call-event publisher)
+    hotline ivr         the IVR: FreeSWITCH's `socket` application connects here
+    hotline recording   records agent calls in stereo, announces finished files
+    hotline cti         the gRPC CTI API for agent desktops and integrators (screen pop)
+    hotline reporting   Kafka -> ClickHouse ingestion and the reporting gRPC API
+    hotline all         every service in one process
+    hotline demo        a simulated contact center on embedded defaults, with a live wallboard
+    hotline migrate     ClickHouse schema migrations (up, down, status)
+    hotline simulator   the FreeSWITCH simulator on its own (ESL on :8021)
+
+Settings come from HOTLINE_* environment variables (and an optional TOML
+file, --config / HOTLINE_CONFIG); see docs/configuration.md.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Any, Callable, Sequence
+
+from hotline.common import runtime
+
+log = logging.getLogger("hotline.cli")
+
+ROLES: dict[str, str] = {
+    "routing": "run the ACD (queues, agents, offers, bridges) and publish call events and CDRs",
+    "ivr": "run the IVR that FreeSWITCH's `socket` dialplan application connects to",
+    "recording": "record agent calls in stereo and announce finished files",
+    "cti": "serve the gRPC CTI API for agent desktops and integrators (screen pop)",
+    "reporting": "ingest events into ClickHouse and serve the reporting gRPC API",
+    "all": "run every service in one process (in-process bus and embedded ClickHouse unless told otherwise)",
+    "demo": "simulate a contact center on embedded defaults with a live wallboard, then print the interval report",
+    "migrate": "apply, revert or list ClickHouse schema migrations",
+    "simulator": "run the FreeSWITCH simulator (ESL) on its own, for trying Hotline without FreeSWITCH",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description="Hotline contact-center platform.",
+        epilog="Settings: HOTLINE_<SECTION>_<FIELD> environment variables, e.g. HOTLINE_ESL_PASSWORD; "
+               "see docs/configuration.md.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="TOML settings file (also HOTLINE_CONFIG)")
+    sub = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
+    for role, help_text in ROLES.items():
+        p = sub.add_parser(role, help=help_text, description=help_text)
+        if role == "all":
+            p.add_argument("--kafka", action="store_true", help="use the Kafka broker instead of the in-process bus")
+            p.add_argument("--clickhouse-server", action="store_true",
+                           help="use the ClickHouse server instead of embedded chdb")
+        if role == "demo":
+            p.add_argument("--agents", type=int, default=8, help="number of simulated agents (default 8)")
+            p.add_argument("--rate", type=float, default=30.0, help="call arrivals per minute (default 30)")
+            p.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals (default 60)")
+            p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+            p.add_argument("--talk", type=float, default=20.0, help="mean talk time in seconds (default 20)")
+            p.add_argument("--no-wallboard", action="store_true", help="do not draw the live wallboard")
+        if role == "migrate":
+            p.add_argument("action", nargs="?", default="up", choices=("up", "down", "status"))
+            p.add_argument("steps", nargs="?", type=int, default=None, help="for down: how many (default 1)")
+        if role == "simulator":
+            p.add_argument("--port", type=int, default=8021)
+            p.add_argument("--ivr", default="127.0.0.1:9090", help="where the socket application connects")
+    return parser
+
+
+def wait_for_signal() -> None:
+    import gevent
+    import gevent.event
+
+    stop = gevent.event.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, stop.set)
+    stop.wait()
+
+
+def _serve(services: Sequence[Any]) -> int:
+    started = []
+    try:
+        for service in services:
+            service.start()
+            started.append(service)
+        log.info("running: %s", ", ".join(type(s).__name__ for s in services))
+        wait_for_signal()
+    finally:
+        for service in reversed(started):
+            try:
+                service.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("stopping %s failed", type(service).__name__)
+    return 0
+
+
+def _kafka_bus(settings: Any) -> Any:
+    from hotline.common.kafka import KafkaBus
+
+    bus = KafkaBus(settings.kafka)
+    bus.ensure_topics()
+    return bus
+
+
+def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
+    from hotline.common.grpc import channel
+
+    if role == "routing":
+        from hotline.routing.app import RoutingService
+        return _serve([RoutingService(settings, _kafka_bus(settings))])
+    if role == "ivr":
+        from hotline.ivr.app import IvrService
+        return _serve([IvrService(settings)])
+    if role == "recording":
+        from hotline.recording.app import RecordingService
+        return _serve([RecordingService(settings, _kafka_bus(settings))])
+    if role == "cti":
+        from hotline.cti.app import CtiService
+        return _serve([CtiService(settings, _kafka_bus(settings), channel(settings.grpc.routing))])
+    if role == "reporting":
+        from hotline.reporting.app import ReportingService
+        from hotline.reporting.store import open_store
+        return _serve([ReportingService(settings, _kafka_bus(settings), open_store(settings.clickhouse))])
+    if role == "migrate":
+        from hotline.reporting import migrations
+        argv = [args.action] + ([str(args.steps)] if args.steps is not None else [])
+        return migrations.main(settings, argv)
+    if role == "all":
+        from hotline.single import SingleProcess
+        return _serve([SingleProcess(settings, use_kafka=args.kafka, clickhouse_server=args.clickhouse_server)])
+    if role == "demo":
+        from hotline.demo import Demo, DemoOptions
+        options = DemoOptions(agents=args.agents, calls_per_minute=args.rate, duration_s=args.duration,
+                              seed=args.seed, mean_talk_s=args.talk, wallboard=not args.no_wallboard)
+        return Demo(settings, options).run()
+    if role == "simulator":
+        from hotline.simulator import Switch
+        switch = Switch(password=settings.esl.require_password(), host=settings.esl.host, esl_port=args.port)
+        # The public dialplan of freeswitch/: the service number goes to the IVR's socket.
+        switch.add_extension(dnis="5000", apps=[("set", "outside_call=true"),
+                                                ("socket", f"{args.ivr} async full")])
+        return _serve([switch])
+    raise SystemExit(f"unknown role {role}")
+
+
+def main(argv: Sequence[str] | None = None, *, run: Callable[..., int] = run_role) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    runtime.init()
+    from hotline.common import logging as hlog
+    from hotline.common import metrics, settings as settings_mod
+    from hotline.common.errors import ConfigError, HotlineError
+
+    try:
+        settings = settings_mod.load(config_file=args.config)
+    except ConfigError as exc:
+        print(f"hotline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    interactive = args.role in ("demo", "migrate")
+    hlog.configure(settings.log.level if not interactive else "WARNING",
+                   json_output=settings.log.json and not interactive,
+                   stream=sys.stderr if interactive else None)
+    try:
+        if args.role not in ("migrate", "demo"):
+            metrics.serve(settings.metrics.host, settings.metrics.port)
+        return run(args.role, args, settings)
+    except ConfigError as exc:
+        print(f"hotline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except HotlineError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
