@@ -63,7 +63,7 @@ cmd_install() {
     fi
     say "installing clickhouse-server and clickhouse-client from Debian"
     if ! apt-cache policy clickhouse-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        as_root apt-get update -q >/dev/null
+        as_root apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null
     fi
     # The package's maintainer scripts may try to start a service; without an
     # init system that does nothing, and we run our own server anyway.

@@ -61,7 +61,7 @@ ensure_tools() {
     if ((${#missing[@]})); then
         say "installing ${missing[*]} from Debian"
         if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-            as_root apt-get update -q >/dev/null
+            as_root apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null
         fi
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
             -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null

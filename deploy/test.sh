@@ -30,7 +30,10 @@ stop_dependencies() {
     trap - EXIT INT TERM
     # a setup still running in the background (interrupted run) goes first
     local job
-    for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
+    for job in $(jobs -p); do
+        pkill -TERM -P "$job" 2>/dev/null || true   # the start/wait script inside the job
+        kill -TERM "$job" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     note "stopping Kafka and ClickHouse"
     { "$ROOT/deploy/kafka.sh" stop >>"$LOGDIR/kafka-setup.log" 2>&1 \
