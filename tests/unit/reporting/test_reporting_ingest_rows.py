@@ -1,0 +1,96 @@
+"""Events to rows, and request validation (hermetic)."""
+import pytest
+
+from hotline.common import topics
+from hotline.common.bus import Record
+from hotline.common.errors import InvalidArgument
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.proto.reporting.v1 import reporting_pb2
+from hotline.reporting import api, ingest
+
+
+def record(topic, message, offset=0):
+    return Record(topic, 0, offset, "k", message, 0)
+
+
+def test_a_cdr_becomes_one_row_with_enum_names():
+    cdr = ev.Cdr(event_id="cdr:1", call_uuid="1", queue="sales", disposition=ev.DISPOSITION_ABANDONED,
+                 enqueue_us=5, queue_wait_us=7, offers=2)
+    tables = ingest.rows_by_table([record(topics.CDRS, cdr)], ingested_us=99)
+    spec, rows = tables[topics.CDRS]
+    assert spec.table == "cdrs"
+    (row,) = rows
+    named = dict(zip(spec.columns + ("ingested_us",), row))
+    assert named["disposition"] == "DISPOSITION_ABANDONED"
+    assert (named["event_id"], named["queue"], named["enqueue_us"], named["offers"]) == ("cdr:1", "sales", 5, 2)
+    assert named["ingested_us"] == 99
+    assert named["connect_us"] == 0
+
+
+def test_unknown_enum_numbers_are_kept_as_numbers():
+    state = ev.AgentStateEvent(event_id="a", state=42, previous_state=ev.WRAP_UP)
+    (_, rows), = ingest.rows_by_table([record(topics.AGENT_EVENTS, state)], 1).values()
+    named = dict(zip(ingest.TABLES[topics.AGENT_EVENTS].columns, rows[0]))
+    assert (named["state"], named["previous_state"]) == ("42", "WRAP_UP")
+
+
+def test_a_batch_is_grouped_per_table():
+    batch = [record(topics.CALL_EVENTS, ev.CallEvent(event_id="e1", type=ev.CALL_ANSWERED, leg=ev.LEG_CALLER)),
+             record(topics.CDRS, ev.Cdr(event_id="cdr:1")),
+             record(topics.CALL_EVENTS, ev.CallEvent(event_id="e2")),
+             record(topics.QUEUE_EVENTS, ev.QueueEvent(event_id="q1", type=ev.QUEUE_ABANDONED)),
+             record(topics.RECORDINGS, ev.RecordingSaved(event_id="r1", channels=2))]
+    tables = ingest.rows_by_table(batch, 1)
+    assert {t: len(rows) for t, (_, rows) in tables.items()} == {
+        topics.CALL_EVENTS: 2, topics.CDRS: 1, topics.QUEUE_EVENTS: 1, topics.RECORDINGS: 1}
+    named = dict(zip(ingest.TABLES[topics.CALL_EVENTS].columns, tables[topics.CALL_EVENTS][1][0]))
+    assert (named["type"], named["leg"]) == ("CALL_ANSWERED", "LEG_CALLER")
+
+
+def test_a_dead_letter_keeps_its_bytes_as_hex_and_is_identified_by_its_source():
+    letter = ev.DeadLetter(source_topic="cdrs", partition=2, offset=17, key=b"k\xff", payload=b"\x00garbage",
+                           error="cannot decode", consumer_group="reporting", timestamp_us=5)
+    (_, rows), = ingest.rows_by_table([record(topics.DEAD_LETTER, letter)], 1).values()
+    named = dict(zip(ingest.DEAD_LETTER_COLUMNS, rows[0]))
+    assert named == {"event_id": "reporting:cdrs:2:17", "source_topic": "cdrs", "source_partition": 2,
+                     "source_offset": 17, "key_hex": "6bff", "payload_hex": "0067617262616765",
+                     "error": "cannot decode", "consumer_group": "reporting", "timestamp_us": 5}
+    assert bytes.fromhex(named["payload_hex"]) == b"\x00garbage"
+
+
+def req(**kw):
+    base = dict(from_us=1_000_000, to_us=2_000_000)
+    base.update(kw)
+    return reporting_pb2.IntervalReportRequest(**base)
+
+
+def test_validation_defaults():
+    q = api.validate_interval_request(req(), default_threshold_s=25)
+    assert (q.queue, q.from_us, q.to_us, q.interval_s, q.threshold_s) == ("", 1_000_000, 2_000_000, 1800, 25)
+    q = api.validate_interval_request(req(queue="sales", interval_s=120, service_level_threshold_s=30), 20)
+    assert (q.queue, q.interval_s, q.threshold_s) == ("sales", 120, 30)
+    for interval in (60, 900, 1800, 3600, 86400, 7200):
+        assert api.validate_interval_request(req(interval_s=interval), 20).interval_s == interval
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(from_us=-1), "from_us"),
+    (dict(to_us=1_000_000), "to_us"),
+    (dict(to_us=0), "to_us"),
+    (dict(from_us=0, to_us=0), "to_us"),
+    (dict(interval_s=-900), "interval_s"),
+    (dict(interval_s=61), "interval_s"),
+    (dict(interval_s=30), "interval_s"),
+    (dict(service_level_threshold_s=-1), "service_level_threshold_s"),
+    (dict(queue="q" * 300), "queue"),
+])
+def test_validation_names_the_field(kw, field):
+    with pytest.raises(InvalidArgument) as caught:
+        api.validate_interval_request(req(**kw), 20)
+    assert caught.value.field == field
+    assert caught.value.message.startswith(field + ":")
+
+
+def test_utc_day_start():
+    t = 1_709_283_600 * 1_000_000 + 123           # 2024-03-01 09:00:00.000123 UTC
+    assert api.utc_day_start_us(t) == 1_709_251_200 * 1_000_000
