@@ -22,6 +22,7 @@ between greenlets (and threads: ``check_same_thread=False``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from hotline.common.errors import InvalidArgument
 from hotline.proto.cti.v1 import cti_pb2
@@ -112,7 +113,9 @@ class CustomerStore:
         self._db.row_factory = sqlite3.Row
         with self._lock:
             if path != ":memory:":
+                # WAL: readers never wait for the writer; NORMAL sync is crash-safe in WAL mode.
                 self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
 
@@ -218,17 +221,19 @@ class CustomerStore:
 
     def record_calls(self, cdrs: Iterable[events_pb2.Cdr]) -> int:
         """:meth:`record_call` for a batch in one transaction; returns how many were new."""
-        added = 0
+        with self._transaction():
+            return sum(self.record_call(cdr) for cdr in cdrs)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for cdr in cdrs:
-                    added += self.record_call(cdr)
-                self._db.execute("COMMIT")
+                yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return added
+            self._db.execute("COMMIT")
 
     # -- demo data -----------------------------------------------------------
     def seed_demo(self, count: int, rng: random.Random, *, now_us: int | None = None) -> list[cti_pb2.Customer]:
@@ -238,7 +243,10 @@ class CustomerStore:
         +1 AAA-555-01XX, so they never reach a real person. Deterministic for a
         given ``rng`` state.
         """
-        now_us = _now_us() if now_us is None else now_us
+        with self._transaction():
+            return self._seed_demo(count, rng, _now_us() if now_us is None else now_us)
+
+    def _seed_demo(self, count: int, rng: random.Random, now_us: int) -> list[cti_pb2.Customer]:
         if not 0 <= count <= 100 * (len(_AREA_CODES) + 99):
             raise InvalidArgument("count", f"must be between 0 and {100 * (len(_AREA_CODES) + 99)}")
         created: list[cti_pb2.Customer] = []
