@@ -57,3 +57,33 @@ def store(ch_settings):
             s.close()
     else:
         s.close()
+
+
+@pytest.fixture
+def reporting_bus(kafka_bus):
+    """The test's KafkaBus once the broker serves metadata for all of its topics.
+
+    A consumer group that joins before a just-created topic's metadata is
+    known is assigned none of its partitions until a later metadata refresh
+    ("No partition metadata for topic ..."), which can outlast a test's wait.
+    """
+    import time
+
+    from kafka import KafkaConsumer
+
+    from hotline.common import topics
+
+    wanted = {kafka_bus.full_name(t) for t in topics.MESSAGE_TYPES}
+    probe = KafkaConsumer(bootstrap_servers=kafka_bus.settings.bootstrap_servers, client_id="hotline-test-probe")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            known = probe.topics()
+            if wanted <= known and all(probe.partitions_for_topic(name) for name in wanted):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"Kafka has no metadata for {sorted(wanted - known)} after 30 s")
+            time.sleep(0.2)
+    finally:
+        probe.close()
+    return kafka_bus

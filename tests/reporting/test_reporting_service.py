@@ -102,10 +102,10 @@ def settings_for(ch_settings):
 
 
 @pytest.fixture
-def running(kafka_bus, store, ch_settings):
+def running(reporting_bus, store, ch_settings):
     """A migrated store, a started ReportingService whose clock says 11:00 that day, and a stub."""
     migrations.up(store)
-    service = ReportingService(settings_for(ch_settings), kafka_bus, store, check_interval_s=0.2,
+    service = ReportingService(settings_for(ch_settings), reporting_bus, store, check_interval_s=0.2,
                                clock=lambda: (T0 + 2 * 3600 * S) / S)
     service.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}")
@@ -231,8 +231,8 @@ def test_queue_stats_needs_a_queue(running):
     assert caught.value.details().startswith("queue:")
 
 
-def test_not_serving_until_the_schema_is_migrated(kafka_bus, store, ch_settings, caplog):
-    service = ReportingService(settings_for(ch_settings), kafka_bus, store, check_interval_s=0.2)
+def test_not_serving_until_the_schema_is_migrated(reporting_bus, store, ch_settings, caplog):
+    service = ReportingService(settings_for(ch_settings), reporting_bus, store, check_interval_s=0.2)
     service.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}")
     health = health_pb2_grpc.HealthStub(channel)
