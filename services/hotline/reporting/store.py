@@ -136,7 +136,11 @@ class ServerStore(ReportStore):
         self._database_ready = True
 
     def _run(self, what: str, *args: Any, **kwargs: Any) -> Any:
-        """Run client.execute with one reconnect on a broken connection."""
+        """Run client.execute with one reconnect on a broken connection.
+
+        Repeating a statement after a network error is safe here: DDL says IF
+        (NOT) EXISTS, and a repeated insert is a duplicate that every query
+        dedupes (docs/metrics.md, "Idempotency")."""
         self._slots.acquire()
         try:
             with self._lock:
@@ -159,13 +163,14 @@ class ServerStore(ReportStore):
                 except self._network_errors as exc:
                     last = exc
                     if client is not None:
-                        try:
-                            client.disconnect()
-                        except Exception:  # noqa: BLE001 - it is broken already
-                            pass
+                        if attempt == 0:
+                            log.warning("%s: connection lost (%s); reconnecting", self.describe(), exc)
+                        _disconnect(client)
                     client = None
-                    if attempt == 0:
-                        log.warning("%s: connection failed (%s); reconnecting", self.describe(), exc)
+                except BaseException:
+                    if client is not None:        # in an unknown state: never reuse it
+                        _disconnect(client)
+                    raise
             raise Unavailable(f"ClickHouse server at {self.settings.host}:{self.settings.port} "
                               f"is not reachable: {last}") from last
         finally:
@@ -188,10 +193,14 @@ class ServerStore(ReportStore):
         with self._lock:
             idle, self._idle = self._idle, []
         for client in idle:
-            try:
-                client.disconnect()
-            except Exception:  # noqa: BLE001
-                pass
+            _disconnect(client)
+
+
+def _disconnect(client: Any) -> None:
+    try:
+        client.disconnect()
+    except Exception:  # noqa: BLE001 - closing what may be broken already
+        pass
 
 
 class EmbeddedStore(ReportStore):
