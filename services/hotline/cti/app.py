@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 
 import gevent
@@ -28,8 +29,9 @@ SERVICE_NAME = cti_pb2.DESCRIPTOR.services_by_name["Cti"].full_name
 
 
 def default_instance_id() -> str:
-    """Unique per running process: each instance needs its own live-feed consumer group."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """Unique per service instance: each needs its own live-feed consumer group.
+    (A restarted instance gets a new group; the feed drops the stale events it re-reads.)"""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class CtiService:
