@@ -58,7 +58,7 @@ class SingleProcess:
         self.store = open_store(s.clickhouse)
         if s.clickhouse.backend == "embedded":
             # The embedded database is this process's own: bring its schema up now.
-            migrations.migrate(self.store, "up")
+            migrations.up(self.store)
         self.reporting = self._start(ReportingService(s, self.bus, self.store))
         self.routing = self._start(RoutingService(s, self.bus))
         self.routing_channel = channel(f"127.0.0.1:{self.routing.grpc_port}")
