@@ -57,15 +57,21 @@ class CtiService:
     def start(self) -> int:
         self.feed.start()
         self.grpc_port = self.server.start()
-        # Health says SERVING once the feed's consumers are attached to the bus.
-        self._serving = gevent.spawn(self._serve_when_ready)
+        self._serving = gevent.spawn(self._watch_health)
         return self.grpc_port
 
-    def _serve_when_ready(self) -> None:
-        while not self.feed.wait_ready(5.0):
-            log.warning("CTI: still waiting for the event bus before reporting SERVING")
-        self.server.set_all_serving(True)
-        log.info("CTI serving on port %s (feed group %s)", self.grpc_port, self.feed.group)
+    def _watch_health(self, interval_s: float = 2.0) -> None:
+        """Health says SERVING while the feed's consumers are attached and the bus is healthy."""
+        serving: bool | None = None
+        while True:
+            now = self.feed.ready and self.bus.healthy()
+            if now != serving:
+                self.server.set_all_serving(now)
+                log.log(logging.INFO if now else logging.WARNING, "CTI %s (port %s, feed group %s)",
+                        "serving" if now else "not serving: waiting for the event bus", self.grpc_port,
+                        self.feed.group)
+                serving = now
+            gevent.sleep(0.1 if not serving else interval_s)
 
     def stop(self) -> None:
         if self._serving is not None:

@@ -37,10 +37,8 @@ def _code_after(context: grpc.ServicerContext) -> grpc.StatusCode:
 def _code_of(exc: BaseException, context: grpc.ServicerContext) -> grpc.StatusCode:
     if isinstance(exc, errors.HotlineError):
         return status_for(exc)
-    if type(exc).__module__.startswith("grpc"):   # context.abort()
-        code = context.code()
-        return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
-    return grpc.StatusCode.INTERNAL
+    code = context.code()     # set by context.abort(), which raises a bare Exception
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.INTERNAL
 
 
 class RequestMetricsInterceptor(grpc.ServerInterceptor):
