@@ -24,7 +24,8 @@ demo: venv-embedded
 	$(BIN)/hotline demo
 
 # Start the real dependencies (Kafka, ClickHouse), run every test, stop them again.
-test: venv
+# The embedded engine (chdb) is installed too: reporting is tested on both engines.
+test: venv-embedded
 	deploy/test.sh
 
 protos: venv

@@ -56,7 +56,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                 except grpc.RpcError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
-                    if _is_abort(exc):
+                    if _aborted(context):
                         raise
                     _abort(context, exc, method)
             return inner
@@ -68,7 +68,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                 except grpc.RpcError:
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    if _is_abort(exc):
+                    if _aborted(context):
                         raise
                     _abort(context, exc, method)
             return inner
@@ -80,9 +80,13 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         return handler
 
 
-def _is_abort(exc: BaseException) -> bool:
-    # context.abort() raises a bare Exception subclass from grpc._server.
-    return type(exc).__module__.startswith("grpc")
+def _aborted(context: grpc.ServicerContext) -> bool:
+    """context.abort() raises a bare Exception after setting the status: let it through."""
+    try:
+        code = context.code()
+    except Exception:  # noqa: BLE001 - older contexts have no code()
+        return False
+    return code not in (None, grpc.StatusCode.OK)
 
 
 class GrpcServer:

@@ -56,6 +56,18 @@ class KafkaBus(EventBus):
                     admin.create_topics(wanted)
                 except TopicAlreadyExistsError:
                     pass
+            # A consumer that joins before a new topic has leaders gets no
+            # partitions until its next metadata refresh: wait for them here.
+            while True:
+                described = admin.describe_topics(list(self._by_full_name))
+                ready = [t for t in described if not t.get("error_code") and t.get("partitions")
+                         and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])]
+                if len(ready) == len(self._by_full_name):
+                    break
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"Kafka topics not ready after {timeout_s}s: "
+                                      f"{sorted(set(self._by_full_name) - {t.get('name') for t in ready})}")
+                time.sleep(0.2)
         finally:
             admin.close()
 
@@ -108,6 +120,7 @@ class _KafkaSource(Source):
             group_id=f"{bus.settings.topic_prefix}{group}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            metadata_max_age_ms=10_000,
         )
 
     def poll(self, timeout_s: float, max_records: int) -> list[RawRecord]:
