@@ -160,8 +160,8 @@ cmd_start() {
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
         "${runner[@]}" clickhouse-server --config-file="$CONFIG" \
         </dev/null >>"$OUTLOG" 2>&1 &
-    local i
-    for i in $(seq 50); do
+
+    for _ in $(seq 50); do
         [[ -s "$PIDFILE" ]] && break
         sleep 0.1
     done

@@ -261,8 +261,8 @@ cmd_start() {
     java_cmd
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "${JAVA[@]}" kafka.Kafka "$PROPS" \
         </dev/null >>"$LOG" 2>&1 &
-    local i
-    for i in $(seq 50); do
+
+    for _ in $(seq 50); do
         [[ -s "$PIDFILE" ]] && break
         sleep 0.1
     done
