@@ -1,0 +1,90 @@
+"""A protocol-faithful FreeSWITCH 1.10 simulator that speaks real ESL over TCP.
+
+FreeSWITCH cannot be installed on the machines Hotline is built and tested on,
+so the tests, the demo and the benchmarks talk to this instead. It is checked
+against transcripts recorded from real FreeSWITCH 1.10.12 (see
+tests/simulator/); where the two disagree, the transcript is right.
+
+    from hotline.simulator import Switch, CallerScript, PhoneScript
+
+    sw = Switch(password="ClueCon", host="127.0.0.1", esl_port=0, media_scale=0.1)
+    sw.start()
+    sw.add_extension("5000", [("set", "outside_call=true"), ("socket", "127.0.0.1:9090 async full")])
+    sw.register_phone("1001", PhoneScript(answer_after_s=0.5))
+    call = sw.place_call(ani="+15551234", dnis="5000", script=CallerScript(digits="2", talk_s=5.0))
+    call.wait_hangup(30)
+    sw.stop()
+
+What is simulated
+-----------------
+- Inbound ESL (mod_event_socket): auth (a wrong password gets "-ERR invalid"
+  and the disconnect notice), event plain|json|xml, nixevent, noevents,
+  filter / filter delete, myevents, divert_events, linger/nolinger, api,
+  bgapi (BACKGROUND_JOB with Job-UUID), sendmsg, sendevent, log, exit, with
+  mod_event_socket's reply texts ("-ERR command not found" for anything else).
+- Outbound ESL (the socket application): connect (the CHANNEL_DATA reply),
+  myevents (the event types mod_event_socket enables, this channel only),
+  linger with the linger disconnect notice, resume, sendmsg execute/hangup with
+  Event-UUID, event-lock and loops; async (park) and static (sendmsg answers
+  when the application has finished) modes; full and single-channel control.
+- Channels with FreeSWITCH's event sequences and headers: core headers,
+  channel basic data, Caller-* and Other-Leg-* profiles, variable_* on the
+  event types FreeSWITCH puts them on, billing variables on
+  CHANNEL_HANGUP_COMPLETE, CHANNEL_STATE / CHANNEL_CALLSTATE, CHANNEL_DESTROY
+  held back while an ESL session listener (linger) still holds the session.
+- Applications: answer, pre_answer, ring_ready, playback (files, tone_stream,
+  silence_stream, local_stream, say:/phrase:, file_string), gentones, speak,
+  play_and_get_digits, read, set, export, unset, sleep, park, hangup, bridge,
+  transfer, record_session, stop_record_session, echo, eavesdrop (listens,
+  no media), socket, log/info (no-ops). An unknown application hangs the call
+  up with DESTINATION_OUT_OF_ORDER, as FreeSWITCH does.
+- API: status, version, hostname, show channels|calls|bridged_calls|
+  registrations [count] [as json|xml|delim], originate, uuid_bridge,
+  uuid_kill, uuid_transfer, uuid_park, uuid_answer, uuid_pre_answer,
+  uuid_hold [off|toggle], uuid_record start|stop|mask|unmask, uuid_broadcast,
+  uuid_break, uuid_recv_dtmf, uuid_send_dtmf, uuid_getvar, uuid_setvar,
+  uuid_setvar_multi, uuid_exists, uuid_dump [json|xml|plain], hupall,
+  global_getvar, eval, echo, reloadxml, sofia status [profile internal reg],
+  sofia_contact.
+- People: CallerScript (digits, abandon after patience_s, hang up talk_s after
+  the bridge) and PhoneScript (answer after a delay or never, reject, hang up
+  after a while); Switch.register_phone() stands for a SIP registration.
+- Recordings are real WAV files (16-bit PCM, 8000 Hz, stereo when
+  RECORD_STEREO=true), a quiet tone per side, masked spans silent.
+
+What is not simulated
+---------------------
+- No SIP and no RTP: there is no audio, only its timing. Media durations
+  (prompt files, tone/silence streams) are multiplied by ``media_scale``;
+  timeouts given in commands (digit timeouts, originate_timeout, sleep) are not.
+- No conference, no loopback/ endpoint (CHAN_NOT_IMPLEMENTED), no
+  event_sink/userauth/log streaming (log is acknowledged, no log/data frames
+  follow), no XML dialplan files (Switch.add_extension() replaces them: one
+  extension per exact destination number, the default answers and parks).
+
+Known deviations from FreeSWITCH
+--------------------------------
+- Comma-separated legs of a dial string are tried one after the other instead
+  of all at once.
+- Event dispatch has no thread latency: an outbound listener only gets the
+  channel's CHANNEL_PARK if ``myevents`` came before the park (FreeSWITCH
+  sometimes delivers it anyway because its dispatch thread lags; the plain
+  and json transcripts of scenario 2 disagree on this).
+- A DTMF digit fires its DTMF event when it arrives (FreeSWITCH fires it when
+  an application dequeues it, which in practice is at once); digits pressed
+  while nothing collects input are dropped after the event.
+- uuid_break only affects a playback (or broadcast) that is running; a
+  break with nothing playing is not remembered for the next playback.
+- A socket application whose client disconnects before sending ``connect``,
+  or never sends it within 25 s, ends the socket application (the call is
+  hung up unless resume/socket_resume); FreeSWITCH would keep the channel
+  waiting until the caller hangs up.
+- Phones stay registered across Switch.restart() (real phones re-register).
+- Variables and profile details that only sofia/RTP would produce (SDPs, RTP
+  statistics, SIP headers beyond the basic ones) are omitted.
+"""
+from .channel import ChannelInfo
+from .scripts import CallerScript, PhoneScript
+from .switch import CallHandle, Phone, Switch
+
+__all__ = ["Switch", "CallerScript", "PhoneScript", "CallHandle", "ChannelInfo", "Phone"]

@@ -1,0 +1,873 @@
+"""A simulated FreeSWITCH channel (session): its state, variables, caller
+profile, the events it fires, and the greenlet that runs it.
+
+Each channel has one session greenlet, like FreeSWITCH's session thread. It
+runs the dialplan (or the program an originate gives an outbound leg), and at
+the end the hangup/reporting/destroy states. Other greenlets (the ESL API,
+the scripted caller, the other leg of a bridge) never run applications on a
+channel: they post a request (hangup, transfer, uuid_bridge, a queued
+sendmsg/broadcast, DTMF, break) and wake the session greenlet, which acts on
+it at the next point where FreeSWITCH would: the park loop, the bridge loop,
+a playback or a digit collection.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import time
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+
+import gevent
+import gevent.event
+
+from .wire import Event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .scripts import CallerScript, PhoneScript
+    from .switch import Switch
+
+log = logging.getLogger(__name__)
+
+# switch_channel_state_t
+CS = {
+    "CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+    "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8,
+    "CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12,
+}
+# switch_channel_callstate_t
+CALLSTATE_NUMBER = {
+    "DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5,
+    "RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8,
+}
+# switch_call_cause_t: the causes the simulator can produce, with their Q.850 codes.
+CAUSE_Q850 = {
+    "NONE": 0, "UNALLOCATED_NUMBER": 1, "NO_ROUTE_TRANSIT_NET": 2, "NO_ROUTE_DESTINATION": 3,
+    "CHANNEL_UNACCEPTABLE": 6, "CALL_AWARDED_DELIVERED": 7, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
+    "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21,
+    "NUMBER_CHANGED": 22, "REDIRECTION_TO_NEW_DESTINATION": 23, "EXCHANGE_ROUTING_ERROR": 25,
+    "DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "FACILITY_REJECTED": 29,
+    "RESPONSE_TO_STATUS_ENQUIRY": 30, "NORMAL_UNSPECIFIED": 31, "NORMAL_CIRCUIT_CONGESTION": 34,
+    "NETWORK_OUT_OF_ORDER": 38, "NORMAL_TEMPORARY_FAILURE": 41, "SWITCH_CONGESTION": 42,
+    "ACCESS_INFO_DISCARDED": 43, "REQUESTED_CHAN_UNAVAIL": 44, "PRE_EMPTED": 45,
+    "FACILITY_NOT_SUBSCRIBED": 50, "OUTGOING_CALL_BARRED": 52, "INCOMING_CALL_BARRED": 54,
+    "BEARERCAPABILITY_NOTAUTH": 57, "BEARERCAPABILITY_NOTAVAIL": 58, "SERVICE_UNAVAILABLE": 63,
+    "BEARERCAPABILITY_NOTIMPL": 65, "CHAN_NOT_IMPLEMENTED": 66, "FACILITY_NOT_IMPLEMENTED": 69,
+    "SERVICE_NOT_IMPLEMENTED": 79, "INVALID_CALL_REFERENCE": 81, "INCOMPATIBLE_DESTINATION": 88,
+    "INVALID_MSG_UNSPECIFIED": 95, "MANDATORY_IE_MISSING": 96, "MESSAGE_TYPE_NONEXIST": 97,
+    "WRONG_MESSAGE": 98, "IE_NONEXIST": 99, "INVALID_IE_CONTENTS": 100, "WRONG_CALL_STATE": 101,
+    "RECOVERY_ON_TIMER_EXPIRE": 102, "MANDATORY_IE_LENGTH_ERROR": 103, "PROTOCOL_ERROR": 111,
+    "INTERWORKING": 127, "SUCCESS": 142, "ORIGINATOR_CANCEL": 487, "CRASH": 700,
+    "SYSTEM_SHUTDOWN": 701, "LOSE_RACE": 502, "MANAGER_REQUEST": 503, "BLIND_TRANSFER": 600,
+    "ATTENDED_TRANSFER": 601, "ALLOTTED_TIMEOUT": 602, "USER_CHALLENGE": 603,
+    "MEDIA_TIMEOUT": 604, "PICKED_OFF": 605, "USER_NOT_REGISTERED": 606, "PROGRESS_TIMEOUT": 607,
+    "GATEWAY_DOWN": 609,
+}
+
+
+def str2cause(text: str | None) -> str | None:
+    """switch_channel_str2cause(): a cause name (any case) or its Q.850 number; None if unknown."""
+    if not text:
+        return None
+    name = text.strip().upper()
+    if name in CAUSE_Q850:
+        return name
+    if name.isdigit():
+        for cause, code in CAUSE_Q850.items():
+            if code == int(name):
+                return cause
+    return None
+
+
+# Where FreeSWITCH 1.10 fires each event (Event-Calling-File/-Function/-Line-Number),
+# as the transcripts show them.
+CALLING = {
+    "CHANNEL_CREATE": ("switch_core_state_machine.c", "switch_core_session_run", 626),
+    "CHANNEL_ORIGINATE": ("switch_core_state_machine.c", "switch_core_session_run", 632),
+    "CHANNEL_EXECUTE": ("switch_core_session.c", "switch_core_session_exec", 2944),
+    "CHANNEL_EXECUTE_COMPLETE": ("switch_core_session.c", "switch_core_session_exec", 2967),
+    "CHANNEL_PARK": ("switch_ivr.c", "switch_ivr_park", 1002),
+    "CHANNEL_UNPARK": ("switch_ivr.c", "switch_ivr_park", 1213),
+    "CHANNEL_PROGRESS_MEDIA": ("switch_channel.c", "switch_channel_perform_mark_pre_answered", 3560),
+    "CHANNEL_ANSWER": ("switch_channel.c", "switch_channel_perform_mark_answered", 3846),
+    "CHANNEL_PROGRESS": ("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3505),
+    "PLAYBACK_START": ("switch_ivr_play_say.c", "switch_ivr_play_file", 1646),
+    "PLAYBACK_STOP": ("switch_ivr_play_say.c", "switch_ivr_play_file", 2020),
+    "DTMF": ("switch_channel.c", "switch_channel_dequeue_dtmf", 677),
+    "RECORD_START": ("switch_ivr_async.c", "record_callback", 1481),
+    "RECORD_STOP": ("switch_ivr_async.c", "send_record_stop_event", 1240),
+    "CHANNEL_BRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1689),
+    "CHANNEL_UNBRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879),
+    "CHANNEL_HANGUP": ("switch_channel.c", "switch_channel_perform_hangup", 3445),
+    "CHANNEL_HANGUP_COMPLETE": ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
+    "CHANNEL_DESTROY": ("switch_core_session.c", "switch_core_session_perform_destroy", 1584),
+    "CHANNEL_STATE": ("switch_channel.c", "switch_channel_perform_set_running_state", 2408),
+    "CHANNEL_CALLSTATE": ("switch_channel.c", "switch_channel_perform_set_callstate", 301),
+    "CHANNEL_HOLD": ("switch_ivr.c", "switch_ivr_hold", 1558),
+    "CHANNEL_UNHOLD": ("switch_ivr.c", "switch_ivr_unhold", 1638),
+}
+UUID_BRIDGE_CALLING_A = ("switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", 1236)
+UUID_BRIDGE_CALLING_B = ("switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", 1243)
+
+# switch_channel_event_set_extended_data(): the event types that carry variable_* headers.
+EVENTS_WITH_VARIABLES = frozenset({
+    "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_ANSWER", "CHANNEL_PARK",
+    "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "REQUEST_PARAMS",
+    "CHANNEL_DATA", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_DESTROY",
+    "SESSION_HEARTBEAT", "API", "RECORD_START", "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP",
+    "CALL_UPDATE", "MEDIA_BUG_START", "MEDIA_BUG_STOP", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CUSTOM",
+})
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4())
+
+
+def true(value: Any) -> bool:
+    """switch_true()."""
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in ("yes", "on", "true", "t", "enabled", "active", "allow"):
+        return True
+    try:
+        return int(text) != 0
+    except ValueError:
+        return False
+
+
+# -- control flow of the session greenlet ------------------------------------
+class Unwind(Exception):
+    """Leaves the running application(s) the way FreeSWITCH leaves them."""
+
+
+class HangupUnwind(Unwind):
+    pass
+
+
+class TransferUnwind(Unwind):
+    pass
+
+
+class BridgeUnwind(Unwind):
+    """A uuid_bridge asked this channel to leave what it runs and bridge."""
+
+
+@dataclass
+class Profile:
+    """switch_caller_profile_t (the fields events show)."""
+
+    username: str = ""
+    dialplan: str = ""
+    caller_id_name: str = ""
+    caller_id_number: str = ""
+    orig_caller_id_name: str = ""
+    orig_caller_id_number: str = ""
+    callee_id_name: str = ""
+    callee_id_number: str = ""
+    network_addr: str = ""
+    ani: str = ""
+    destination_number: str = ""
+    source: str = ""
+    context: str = ""
+    transfer_source: str = ""
+    index: int = 1
+    created_us: int = field(default_factory=now_us)
+
+
+@dataclass
+class Message:
+    """A private event queued on the channel (sendmsg execute, uuid_broadcast)."""
+
+    app: str
+    arg: str = ""
+    app_uuid: str | None = None
+    loops: int = 1
+    done: gevent.event.AsyncResult | None = None  # set when the application finished (sync sockets)
+    broadcast: bool = False  # uuid_broadcast / hold music: stopped by uuid_break
+    not_before: float = 0.0  # time.monotonic() before which the channel does not pick it up
+
+
+@dataclass
+class Recording:
+    path: str
+    fs_path: str
+    started: float
+    stereo: bool
+    limit_s: float
+    masked: list[tuple[float, float]] = field(default_factory=list)
+    mask_started: float | None = None
+    timer: Any = None
+
+
+@dataclass
+class BridgeRequest:
+    peer: "Channel"
+    role: str  # "a" (first uuid of uuid_bridge, it fires CHANNEL_BRIDGE) or "b"
+    a_executed: gevent.event.Event = field(default_factory=gevent.event.Event)
+    b_ready: gevent.event.Event = field(default_factory=gevent.event.Event)
+
+
+class Channel:
+    def __init__(
+        self,
+        switch: "Switch",
+        *,
+        uuid: str,
+        direction: str,
+        name: str,
+        profile: Profile,
+        variables: dict[str, str],
+        caller_script: "CallerScript | None" = None,
+        phone_script: "PhoneScript | None" = None,
+    ) -> None:
+        self.switch = switch
+        self.uuid = uuid
+        self.direction = direction
+        self.name = name
+        self.profile = profile
+        self.initial_profile = Profile(**profile.__dict__)
+        self.variables: dict[str, str] = {}
+        for k, v in variables.items():
+            self.set_var(k, v)
+        self.caller_script = caller_script
+        self.phone_script = phone_script
+
+        self.running_state = "CS_NEW"
+        self.state_number = CS["CS_NEW"]
+        self.callstate = "DOWN"
+        self.answer_state = "ringing"
+        self.hangup_cause: str | None = None
+        self.hit_dialplan = direction == "inbound"
+        self.media = False
+        self.held = False
+
+        self.t_created = profile.created_us
+        self.t_answered = 0
+        self.t_progress = 0
+        self.t_progress_media = 0
+        self.t_hangup = 0
+        self.t_transfer = 0
+        self.t_bridged = 0
+        self.t_last_hold = 0
+        self.hold_accum = 0
+
+        self.other: Channel | None = None  # originator / originatee caller profile
+        self.other_type: str | None = None
+        self.partner: Channel | None = None  # the leg this one is bridged with
+        self.ever_bridged = False
+        self.current_app: tuple[str, str] | None = None
+        self.last_app: tuple[str, str] | None = None
+        self.digits_dialed = ""
+        self.exported_only: dict[str, str] = {}
+        self.playing = False
+
+        self.wake = gevent.event.Event()
+        self.watchers: set[gevent.event.Event] = set()
+        self.messages: collections.deque[Message] = collections.deque()
+        self.dtmf: collections.deque[str] = collections.deque()
+        self.collecting = False
+        self.break_flag = 0
+        self.pending_transfer: tuple[str, str, str] | None = None
+        self.pending_bridge: BridgeRequest | None = None
+        self.stop_dialplan = False
+        self.recordings: dict[str, Recording] = {}
+        self.listeners: set[Any] = set()  # ESL connections bound to this session (they delay CHANNEL_DESTROY)
+
+        self.answered_event = gevent.event.Event()
+        self.bridged_event = gevent.event.Event()
+        self.hangup_event = gevent.event.Event()
+        self.destroyed_event = gevent.event.Event()
+        self.program: gevent.event.AsyncResult = gevent.event.AsyncResult()
+        self.greenlet: gevent.Greenlet | None = None
+        self._timers: list[gevent.Greenlet] = []
+        self.killed = False  # dropped by a switch restart: no more events
+
+    # -- small helpers ---------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Channel {self.uuid} {self.name} {self.running_state} {self.callstate}>"
+
+    @property
+    def up(self) -> bool:
+        return self.hangup_cause is None
+
+    @property
+    def answered(self) -> bool:
+        return self.t_answered != 0
+
+    def poke(self) -> None:
+        self.wake.set()
+        for w in list(self.watchers):
+            w.set()
+
+    def spawn_timer(self, seconds: float, fn: Callable[[], None]) -> None:
+        def run() -> None:
+            gevent.sleep(seconds)
+            fn()
+
+        g = gevent.spawn(run)
+        self._timers.append(g)
+
+    def set_var(self, name: str, value: object | None) -> None:
+        if value is None or value == "":
+            self.variables.pop(name, None)
+        else:
+            self.variables[name] = str(value)
+
+    def get_var(self, name: str) -> str | None:
+        if name == "uuid":
+            return self.uuid
+        return self.variables.get(name)
+
+    def expand(self, text: str) -> str:
+        """switch_channel_expand_variables() for the forms Hotline and the dialplan use."""
+        if "$" not in text:
+            return text
+
+        def glob(m: re.Match[str]) -> str:
+            return self.switch.global_var(m.group(1)) or ""
+
+        text = re.sub(r"\$\$\{([^}]+)\}", glob, text)
+
+        def var(m: re.Match[str]) -> str:
+            expr = m.group(1)
+            fm = re.fullmatch(r"strftime\((.*)\)", expr)
+            if fm:
+                return time.strftime(fm.group(1) or "%Y-%m-%d %H:%M:%S")
+            if expr == "uuid":
+                return self.uuid
+            return self.variables.get(expr, "")
+
+        return re.sub(r"\$\{([^{}]+)\}", var, text)
+
+    # -- events ----------------------------------------------------------
+    def event(
+        self,
+        name: str,
+        *,
+        pre: Iterable[tuple[str, object]] = (),
+        post: Iterable[tuple[str, object]] = (),
+        calling: tuple[str, str, int] | None = None,
+        with_vars: bool | None = None,
+    ) -> Event:
+        ev = self.switch.new_event(name, calling or CALLING.get(name, ("switch_channel.c", "switch_channel_event_set_data", 0)))
+        for k, v in pre:
+            ev.add(k, v)
+        self.set_basic_data(ev)
+        if with_vars if with_vars is not None else name in EVENTS_WITH_VARIABLES:
+            for k, v in self.variables.items():
+                ev.add("variable_" + k, v)
+        for k, v in post:
+            ev.add(k, v)
+        return ev
+
+    def fire(self, name: str, **kwargs: Any) -> Event:
+        ev = self.event(name, **kwargs)
+        self.switch.fire(ev)
+        return ev
+
+    def set_basic_data(self, ev: Event) -> None:
+        """switch_channel_event_set_basic_data()."""
+        ev.add("Channel-State", self.running_state)
+        ev.add("Channel-Call-State", self.callstate)
+        ev.add("Channel-State-Number", self.state_number)
+        ev.add("Channel-Name", self.name)
+        ev.add("Unique-ID", self.uuid)
+        ev.add("Call-Direction", self.direction)
+        ev.add("Presence-Call-Direction", self.direction)
+        ev.add("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false")
+        if self.variables.get("presence_id"):
+            ev.add("Channel-Presence-ID", self.variables["presence_id"])
+        ev.add("Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid)
+        ev.add("Answer-State", self.answer_state)
+        if self.hangup_cause:
+            ev.add_unique("Hangup-Cause", self.hangup_cause)
+        if self.media:
+            ev.add("Channel-Read-Codec-Name", "PCMU")
+            ev.add("Channel-Read-Codec-Rate", "8000")
+            ev.add("Channel-Read-Codec-Bit-Rate", "64000")
+            ev.add("Channel-Write-Codec-Name", "PCMU")
+            ev.add("Channel-Write-Codec-Rate", "8000")
+            ev.add("Channel-Write-Codec-Bit-Rate", "64000")
+        self.profile_headers(ev, "Caller", with_index=True)
+        if self.other is not None and self.other_type:
+            ev.add("Other-Type", self.other_type)
+            self.other.profile_headers(ev, "Other-Leg", with_index=False)
+
+    def profile_headers(self, ev: Event, prefix: str, *, with_index: bool) -> None:
+        """switch_caller_profile_event_set_data()."""
+        p = self.profile
+
+        def opt(name: str, value: str) -> None:
+            if value:
+                ev.add(f"{prefix}-{name}", value)
+
+        ev.add(f"{prefix}-Direction", self.direction)
+        ev.add(f"{prefix}-Logical-Direction", self.direction)
+        opt("Username", p.username)
+        opt("Dialplan", p.dialplan)
+        opt("Caller-ID-Name", p.caller_id_name)
+        opt("Caller-ID-Number", p.caller_id_number)
+        opt("Orig-Caller-ID-Name", p.orig_caller_id_name)
+        opt("Orig-Caller-ID-Number", p.orig_caller_id_number)
+        opt("Callee-ID-Name", p.callee_id_name)
+        opt("Callee-ID-Number", p.callee_id_number)
+        opt("Network-Addr", p.network_addr)
+        opt("ANI", p.ani)
+        opt("Destination-Number", p.destination_number)
+        ev.add(f"{prefix}-Unique-ID", self.uuid)
+        opt("Source", p.source)
+        opt("Transfer-Source", p.transfer_source)
+        opt("Context", p.context)
+        ev.add(f"{prefix}-Channel-Name", self.name)
+        if with_index:
+            ev.add(f"{prefix}-Profile-Index", p.index)
+        ev.add(f"{prefix}-Profile-Created-Time", p.created_us)
+        ev.add(f"{prefix}-Channel-Created-Time", self.t_created)
+        ev.add(f"{prefix}-Channel-Answered-Time", self.t_answered)
+        ev.add(f"{prefix}-Channel-Progress-Time", self.t_progress)
+        ev.add(f"{prefix}-Channel-Progress-Media-Time", self.t_progress_media)
+        ev.add(f"{prefix}-Channel-Hangup-Time", self.t_hangup)
+        ev.add(f"{prefix}-Channel-Transfer-Time", self.t_transfer)
+        ev.add(f"{prefix}-Channel-Resurrect-Time", 0)
+        ev.add(f"{prefix}-Channel-Bridged-Time", self.t_bridged)
+        ev.add(f"{prefix}-Channel-Last-Hold", self.t_last_hold)
+        ev.add(f"{prefix}-Channel-Hold-Accum", self.hold_accum)
+        ev.add(f"{prefix}-Screen-Bit", "true")
+        ev.add(f"{prefix}-Privacy-Hide-Name", "false")
+        ev.add(f"{prefix}-Privacy-Hide-Number", "false")
+
+    def channel_data_event(self, calling: tuple[str, str, int]) -> Event:
+        """CHANNEL_DATA as uuid_dump and the outbound 'connect' reply build it."""
+        return self.event("CHANNEL_DATA", calling=calling)
+
+    # -- states ----------------------------------------------------------
+    def set_running_state(self, state: str, number: int | None = None) -> None:
+        self.running_state = state
+        self.state_number = CS[state] if number is None else number
+        self.fire("CHANNEL_STATE")
+
+    def set_callstate(self, callstate: str) -> None:
+        if callstate == self.callstate:
+            return
+        original = self.callstate
+        self.callstate = callstate
+        self.fire(
+            "CHANNEL_CALLSTATE",
+            pre=[("Original-Channel-Call-State", original), ("Channel-Call-State-Number", CALLSTATE_NUMBER[callstate])],
+        )
+
+    def mark_ring_ready(self) -> None:
+        if self.t_progress or not self.up:
+            return
+        self.t_progress = now_us()
+        self.fire("CHANNEL_PROGRESS")
+        self.set_callstate("RINGING")
+
+    def pre_answer(self) -> None:
+        """switch_channel_pre_answer() -> mark_pre_answered (CHANNEL_PROGRESS_MEDIA)."""
+        if self.answer_state != "ringing" or not self.up:
+            return
+        self.t_progress_media = now_us()
+        self.media = True
+        self._media_vars()
+        self.set_var("endpoint_disposition", "EARLY MEDIA")
+        self.answer_state = "early"
+        self.fire("CHANNEL_PROGRESS_MEDIA")
+        self.set_callstate("EARLY")
+
+    def answer(self) -> None:
+        """switch_channel_answer(): inbound SIP legs pass through early media first."""
+        if not self.up or self.answered:
+            return
+        if self.direction == "inbound" and self.answer_state == "ringing":
+            self.pre_answer()
+        self.t_answered = now_us()
+        if not self.media:
+            self.media = True
+            self._media_vars()
+        self.answer_state = "answered"
+        self.fire("CHANNEL_ANSWER")
+        self.set_var("endpoint_disposition", "ANSWER")
+        self.set_callstate("ACTIVE")
+        self.answered_event.set()
+        self.poke()
+
+    def _media_vars(self) -> None:
+        for k, v in (
+            ("read_codec", "PCMU"), ("original_read_codec", "PCMU"), ("read_rate", "8000"),
+            ("original_read_rate", "8000"), ("write_codec", "PCMU"), ("write_rate", "8000"),
+            ("dtmf_type", "rfc2833"),
+        ):
+            self.set_var(k, v)
+
+    # -- requests from other greenlets -------------------------------------
+    def hangup(self, cause: str = "NORMAL_CLEARING", *, disposition: str | None = None) -> bool:
+        """switch_channel_hangup(): fires CHANNEL_HANGUP now, the session greenlet does the rest."""
+        if self.hangup_cause is not None:
+            return False
+        self.hangup_cause = cause
+        self.state_number = CS["CS_HANGUP"]
+        self.answer_state = "hangup"
+        if disposition:
+            self.set_var("sip_hangup_disposition", disposition)
+        self.fire("CHANNEL_HANGUP")
+        self.hangup_event.set()
+        for listener in list(self.listeners):
+            listener.on_channel_down(self)
+        self.poke()
+        if self.greenlet is None:  # never ran: do the rest here
+            self.greenlet = gevent.spawn(self._teardown)
+        return True
+
+    def request_transfer(self, dest: str, dialplan: str = "XML", context: str = "default") -> None:
+        """switch_ivr_session_transfer(): a new caller profile now, the routing in the session greenlet."""
+        p = self.profile
+        if not self.variables.get("original_destination_number"):
+            self.set_var("original_destination_number", p.destination_number)
+            self.set_var("original_caller_id_name", p.caller_id_name)
+            self.set_var("original_caller_id_number", p.caller_id_number)
+        now = now_us()
+        source = f"{now // 1_000_000}:{new_uuid()}:{self.current_app[0] if self.current_app else 'uuid_transfer'}:{dest}/{context}/{dialplan}"
+        self.profile = Profile(**{**p.__dict__, "destination_number": dest, "dialplan": dialplan, "context": context,
+                                  "transfer_source": source, "index": p.index + 1, "created_us": now})
+        self.t_transfer = now
+        self.set_var("transfer_source", source)
+        history = self.variables.get("transfer_history")
+        self.set_var("transfer_history", f"{history}|:{source}" if history else source)
+        self.other = None
+        self.other_type = None
+        self.pending_transfer = (dest, dialplan, context)
+        self.poke()
+
+    def request_bridge(self, request: BridgeRequest) -> None:
+        self.pending_bridge = request
+        self.poke()
+
+    def set_program(self, kind: str, arg: Any) -> None:
+        """What an answered outbound leg does next: ("extension", apps), ("transfer", (dest, dp, ctx)), ("bridged", None)."""
+        self.program.set((kind, arg))
+        self.poke()
+
+    def queue_message(self, msg: Message) -> None:
+        self.messages.append(msg)
+        self.poke()
+
+    def flush_messages(self) -> None:
+        self.messages.clear()
+
+    def request_break(self, all_: bool = False) -> None:
+        self.break_flag = 2 if all_ else 1
+        self.poke()
+
+    def queue_dtmf(self, digits: str, source: str = "APP", duration: int = 2000) -> None:
+        """A digit arrives (RFC 2833 from the caller, or uuid_recv_dtmf)."""
+        for d in digits:
+            if not self.up:
+                return
+            if d in "wW":
+                continue
+            self.fire("DTMF", post=[("DTMF-Digit", d), ("DTMF-Duration", duration), ("DTMF-Source", source)])
+            if self.collecting:
+                self.dtmf.append(d)
+            self.digits_dialed += d
+        self.poke()
+
+    # -- waiting in the session greenlet -------------------------------------
+    def check_unwind(self) -> None:
+        if self.hangup_cause is not None:
+            raise HangupUnwind()
+        if self.pending_transfer is not None:
+            raise TransferUnwind()
+        if self.pending_bridge is not None:
+            raise BridgeUnwind()
+
+    def wait(self, seconds: float | None, *, until: Callable[[], bool] | None = None,
+             on_break: bool = False, messages: bool = False) -> str:
+        """Block the session greenlet: 'done' (until() true), 'break', 'timeout'.
+
+        Raises an Unwind when the channel is hung up, transferred or uuid_bridged.
+        With messages=True, queued sendmsg/broadcast applications run here.
+        """
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            self.wake.clear()
+            self.check_unwind()
+            if until is not None and until():
+                return "done"
+            if on_break and self.break_flag:
+                return "break"
+            now = time.monotonic()
+            next_message = None
+            if messages and self.messages:
+                if self.messages[0].not_before <= now:
+                    self.run_message(self.messages.popleft())
+                    continue
+                next_message = self.messages[0].not_before
+            wake_at = deadline
+            if next_message is not None and (wake_at is None or next_message < wake_at):
+                wake_at = next_message
+            if wake_at is None:
+                self.wake.wait()
+            else:
+                if deadline is not None and deadline <= now:
+                    return "timeout"
+                self.wake.wait(max(wake_at - now, 0.0))
+
+    def run_message(self, msg: Message) -> None:
+        from . import apps
+
+        try:
+            for n in range(max(msg.loops, 1)):
+                if msg.loops > 1 or not msg.broadcast:
+                    self.set_var("current_loop", n + 1)
+                    self.set_var("total_loops", max(msg.loops, 1))
+                apps.execute(self, msg.app, msg.arg, app_uuid=msg.app_uuid)
+        finally:
+            if msg.done is not None and not msg.done.ready():
+                msg.done.set(True)
+
+    # -- the session greenlet ------------------------------------------------
+    def start(self, target: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                target()
+            except Unwind:
+                pass
+            except gevent.GreenletExit:
+                self.killed = True
+                raise
+            except Exception:  # a bug in the simulator must not leave a channel behind
+                log.exception("channel %s crashed", self.uuid)
+                if self.up:
+                    self.hangup("NORMAL_TEMPORARY_FAILURE")
+            finally:
+                if not self.killed:
+                    self._teardown()
+
+        self.greenlet = gevent.spawn(run)
+
+    def run_dialplan(self, apps: list[tuple[str, str]], index: int = 0) -> None:
+        """Execute an extension; transfers, uuid_bridge and the end of the extension as FreeSWITCH does."""
+        from . import apps as applib
+
+        while self.up:
+            try:
+                if self.pending_bridge is not None:
+                    request, self.pending_bridge = self.pending_bridge, None
+                    applib.run_uuid_bridge(self, request)
+                    if not self.up:
+                        break
+                    if true(self.variables.get("park_after_bridge")):
+                        apps, index = [("park", "")], 0
+                    elif true(self.variables.get("hangup_after_bridge")):
+                        self.hangup("NORMAL_CLEARING")
+                        break
+                    continue
+                if self.pending_transfer is not None:
+                    dest, dialplan, context = self.pending_transfer
+                    self.pending_transfer = None
+                    apps, index = self.route(dest, dialplan, context), 0
+                    continue
+                if self.stop_dialplan or index >= len(apps):
+                    self.hangup("NORMAL_CLEARING")
+                    break
+                name, data = apps[index]
+                index += 1
+                applib.execute(self, name, data)
+            except HangupUnwind:
+                break
+            except (TransferUnwind, BridgeUnwind):
+                continue
+
+    def route(self, dest: str, dialplan: str, context: str) -> list[tuple[str, str]]:
+        """CS_ROUTING then CS_EXECUTE for a new destination."""
+        self.set_running_state("CS_ROUTING")
+        self.set_callstate("RINGING")
+        extension = self.switch.dialplan_lookup(dest, dialplan, context)
+        self.set_running_state("CS_EXECUTE")
+        if self.answered:
+            self.set_callstate("ACTIVE")
+        return extension
+
+    def run_inbound(self) -> None:
+        """An inbound SIP call: CHANNEL_CREATE, routing through the public dialplan."""
+        self.running_state, self.state_number = "CS_INIT", CS["CS_ROUTING"]
+        self.fire("CHANNEL_CREATE")
+        self.running_state = "CS_ROUTING"
+        self.set_callstate("RINGING")
+        self.fire("CHANNEL_STATE")
+        extension = self.switch.dialplan_lookup(self.profile.destination_number, "XML", self.profile.context)
+        self.set_running_state("CS_EXECUTE")
+        self.run_dialplan(extension)
+
+    def _teardown(self) -> None:
+        """CS_HANGUP, CS_REPORTING (CHANNEL_HANGUP_COMPLETE), then CHANNEL_DESTROY."""
+        try:
+            if self.up:
+                self.hangup("NORMAL_CLEARING")
+            if self.partner is not None:
+                self.partner.poke()
+            for g in self._timers:
+                g.kill(block=False)
+            self.set_running_state("CS_HANGUP")
+            from . import apps as applib
+
+            for path in list(self.recordings):
+                applib.stop_recording(self, path, cause="success-silence")
+            if self.held:
+                self.hold_accum += now_us() - self.t_last_hold
+                self.held = False
+            self.set_callstate("HANGUP")
+            self.t_hangup = now_us()
+            self.set_running_state("CS_REPORTING")
+            self.set_billing_vars()
+            self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause)])
+            while self.listeners:
+                self.wake.clear()
+                if self.listeners:
+                    self.wake.wait()
+            self.state_number = CS["CS_DESTROY"]
+            self.fire("CHANNEL_DESTROY")
+        except gevent.GreenletExit:
+            raise
+        except Exception:
+            log.exception("teardown of channel %s failed", self.uuid)
+        finally:
+            self.switch.remove_channel(self)
+            self.destroyed_event.set()
+
+    def set_billing_vars(self) -> None:
+        """switch_channel_set_timestamps(): the *_stamp, *_epoch, duration and billsec variables."""
+        v = self.set_var
+        end = self.t_hangup
+        v("hangup_cause", self.hangup_cause)
+        v("hangup_cause_q850", CAUSE_Q850.get(self.hangup_cause or "", 0))
+        v("digits_dialed", self.digits_dialed or "none")
+
+        def stamp(us: int) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
+
+        for name, us in (("start", self.t_created), ("profile_start", self.profile.created_us),
+                         ("answer", self.t_answered), ("bridge", self.t_bridged), ("progress", self.t_progress),
+                         ("progress_media", self.t_progress_media), ("end", end)):
+            if us:
+                v(f"{name}_stamp", stamp(us))
+        for name, us in (("start", self.t_created), ("profile_start", self.profile.created_us),
+                         ("answer", self.t_answered), ("bridge", self.t_bridged), ("last_hold", self.t_last_hold)):
+            v(f"{name}_epoch", us // 1_000_000)
+            v(f"{name}_uepoch", us)
+        v("hold_accum_seconds", self.hold_accum // 1_000_000)
+        v("hold_accum_usec", self.hold_accum)
+        v("hold_accum_ms", self.hold_accum // 1000)
+        v("resurrect_epoch", 0)
+        v("resurrect_uepoch", 0)
+        for name, us in (("progress", self.t_progress), ("progress_media", self.t_progress_media), ("end", end)):
+            v(f"{name}_epoch", us // 1_000_000)
+            v(f"{name}_uepoch", us)
+        if self.last_app is not None:
+            v("last_app", self.last_app[0])
+            v("last_arg", self.last_app[1] or None)
+        v("caller_id", f'"{self.profile.caller_id_name}" <{self.profile.caller_id_number}>')
+
+        def span(t0: int, t1: int) -> tuple[int, int, int]:
+            if not t0 or not t1:
+                return 0, 0, 0
+            return t1 // 1_000_000 - t0 // 1_000_000, t1 // 1000 - t0 // 1000, t1 - t0
+
+        created = self.t_created
+        duration = span(created, end)
+        bill = span(self.t_answered, end)
+        progress = span(created, self.t_progress)
+        answer = span(created, self.t_answered)
+        wait = span(created, self.t_bridged)
+        progress_media = span(created, self.t_progress_media)
+        for i, unit in enumerate(("sec", "msec", "usec")):
+            dur_name = ("duration", "mduration", "uduration")[i]
+            bill_name = ("billsec", "billmsec", "billusec")[i]
+            v(dur_name, duration[i])
+            v(bill_name, bill[i])
+            v(f"progress{unit}", progress[i])
+            v(f"answer{unit}", answer[i])
+            v(f"wait{unit}", wait[i])
+            v(f"progress_media{unit}", progress_media[i])
+            v(f"flow_bill{unit}", duration[i])
+
+    # -- bridging ----------------------------------------------------------
+    def link(self, other: "Channel", *, originator: bool) -> None:
+        """Join two legs: this one is the originator (a-leg) when originator is True."""
+        now = now_us()
+        self.partner = other
+        other.partner = self
+        if originator:
+            self.other, self.other_type = other, "originatee"
+            other.other, other.other_type = self, "originator"
+        for me, peer in ((self, other), (other, self)):
+            me.t_bridged = now
+            me.ever_bridged = True
+            me.set_var("bridge_to", peer.uuid)
+            me.set_var("last_bridge_to", peer.uuid)
+            me.set_var("bridge_channel", peer.name)
+            me.set_var("bridge_uuid", peer.uuid)
+            me.set_var("signal_bond", peer.uuid)
+            me.set_var("last_sent_callee_id_name", peer.profile.caller_id_name)
+            me.set_var("last_sent_callee_id_number", peer.profile.caller_id_number)
+
+    def unlink(self) -> None:
+        peer = self.partner
+        self.partner = None
+        self.set_var("bridge_to", None)
+        if peer is not None and peer.partner is self:
+            peer.partner = None
+            peer.set_var("bridge_to", None)
+            peer.poke()
+
+    def on_bridged(self) -> None:
+        """Start the people's timers that run from the bridge (talk time, agent hangup)."""
+        first = not self.bridged_event.is_set()
+        self.bridged_event.set()
+        script = self.caller_script
+        if first and script is not None and script.talk_s is not None:
+            self.spawn_timer(script.talk_s, lambda: self.hangup("NORMAL_CLEARING", disposition="recv_bye"))
+        phone = self.phone_script
+        if first and phone is not None and phone.hangup_after_s is not None:
+            self.spawn_timer(phone.hangup_after_s, lambda: self.hangup("NORMAL_CLEARING", disposition="recv_bye"))
+
+    # -- snapshots --------------------------------------------------------
+    def info(self) -> "ChannelInfo":
+        return ChannelInfo(
+            uuid=self.uuid, name=self.name, direction=self.direction, state=self.running_state,
+            call_state=self.callstate, answer_state=self.answer_state,
+            caller_id_name=self.profile.caller_id_name, caller_id_number=self.profile.caller_id_number,
+            destination_number=self.profile.destination_number,
+            bridged_to=self.partner.uuid if self.partner else None,
+            application=self.current_app[0] if self.current_app else None,
+            variables=dict(self.variables), created_us=self.t_created, answered_us=self.t_answered,
+        )
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A snapshot of one live channel (Switch.channels())."""
+
+    uuid: str
+    name: str
+    direction: str
+    state: str
+    call_state: str
+    answer_state: str
+    caller_id_name: str
+    caller_id_number: str
+    destination_number: str
+    bridged_to: Optional[str]
+    application: Optional[str]
+    variables: dict[str, str]
+    created_us: int
+    answered_us: int
