@@ -164,6 +164,7 @@ class EslClient:
         index = self._replies_taken
         deadline = time.monotonic() + timeout
         while True:
+            self._changed.clear()
             replies = [i for i, f in enumerate(self.frames) if f.is_reply]
             if len(replies) > index:
                 self._replies_taken = index + 1
@@ -173,8 +174,7 @@ class EslClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"{self.name}: no reply within {timeout}s")
-            self._changed.clear()
-            self._changed.wait(min(remaining, 0.2))
+            self._changed.wait(remaining)
 
     def command(self, cmd: str, timeout: float = 10.0) -> Frame:
         self.send(cmd if cmd.endswith("\n\n") else cmd + "\n\n")
