@@ -17,7 +17,7 @@ def bus(request):
     return request.getfixturevalue("inprocess_bus" if request.param == "inprocess" else "kafka_bus")
 
 
-def wait_until(predicate, timeout=30.0):
+def wait_until(predicate, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
