@@ -167,7 +167,11 @@ def test_originate_sets_variables_and_uuid_on_the_agent_leg(switch: Switch) -> N
     assert reply == f"+OK {leg}\n"
     park = client.wait_event("CHANNEL_PARK", leg)
     assert park["variable_hotline_call_uuid"] == "abc" and park["variable_hotline_role"] == "agent"
-    assert park["Caller-Caller-ID-Number"] == "5001" and park["Call-Direction"] == "outbound"
+    assert park["Call-Direction"] == "outbound"
+    # as in the recordings: the origination number until the answer, then the phone's identity
+    assert client.wait_event("CHANNEL_ANSWER", leg)["Caller-Caller-ID-Number"] == "5001"
+    assert (park["Caller-Caller-ID-Name"], park["Caller-Caller-ID-Number"]) == ("Outbound Call", "1001")
+    assert park["Caller-Callee-ID-Number"] == "5001"
     assert client.api(f"uuid_getvar {leg} hotline_role") == "agent"
     assert client.api(f"uuid_getvar {leg} nothing_here") == "_undef_"
     assert client.api(f"uuid_kill {leg}") == "+OK\n"

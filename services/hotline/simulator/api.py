@@ -295,6 +295,11 @@ def api_originate(api: Api, arg: str | None) -> str:
     b = result.channel
     if b is None:
         return f"-ERR {result.cause}\n"
+    # with no caller behind it the answered leg shows the phone's identity as its caller id
+    # (the recordings: Caller-Caller-ID-Name "Outbound Call", -Number the dialed user, from the execute on)
+    p = b.profile
+    p.caller_id_name, p.caller_id_number, p.callee_id_name, p.callee_id_number = (
+        p.callee_id_name, p.callee_id_number, "", p.caller_id_number)
     if len(argv) > 4 and argv[4]:
         b.profile.caller_id_name = argv[4]
     if len(argv) > 5 and argv[5]:
@@ -330,9 +335,9 @@ def api_uuid_kill(api: Api, arg: str | None) -> str:
         return f"-USAGE: {KILL_SYNTAX}\n"
     uuid, _, cause_text = arg.strip().partition(" ")
     ch = api.channel(uuid)
-    if ch is None or not ch.up:
+    if ch is None:
         return NO_SUCH_CHANNEL
-    ch.hangup(str2cause(cause_text) or "NORMAL_CLEARING")
+    ch.hangup(str2cause(cause_text) or "NORMAL_CLEARING")  # a channel already hung up: nothing happens
     return "+OK\n"
 
 
@@ -438,9 +443,11 @@ def api_uuid_record(api: Api, arg: str | None) -> str:
         except ValueError:
             limit = 0.0
     ch = api.channel(uuid)
-    if ch is None or not ch.up:
+    if ch is None:
         return "-ERR Cannot locate session!\n"
     if action == "start":
+        if not ch.up:
+            return "-ERR Cannot record session!\n"
         return "+OK Success\n" if apps.start_recording(ch, path, limit) else "-ERR Cannot record session!\n"
     if action == "stop":
         return "+OK Success\n" if apps.stop_recording(ch, path) else "-ERR Cannot stop record session!\n"
@@ -460,7 +467,7 @@ def api_uuid_broadcast(api: Api, arg: str | None) -> str:
     if len(argv) > 2:
         leg = argv[2].strip().lower()
     ch = api.channel(argv[0])
-    if ch is None or not ch.up:
+    if ch is None:
         return "-ERR invalid uuid\n"
     targets = []
     if leg in ("aleg", "both", "holdb"):

@@ -507,6 +507,8 @@ def unhold(ch: Channel) -> bool:
 def bridge_loop(a: Channel, b: Channel) -> None:
     """switch_ivr_multi_threaded_bridge() from the a-leg: CHANNEL_BRIDGE ... CHANNEL_UNBRIDGE."""
     a.fire("CHANNEL_BRIDGE", pre=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+    a.set_var("last_bridge_role", "originator")
+    b.set_var("last_bridge_role", "originatee")
     a.on_bridged()
     b.on_bridged()
     b.watchers.add(a.wake)
@@ -565,6 +567,9 @@ def app_bridge(ch: Channel, data: str) -> None:
     ch.set_var("originate_causes", f"{b.uuid};NONE")
     ch.profile.callee_id_name = b.profile.callee_id_name
     ch.profile.callee_id_number = b.profile.callee_id_number
+    for name in ("dialed_user", "dialed_domain"):
+        if b.variables.get(name):
+            ch.set_var(name, b.variables[name])
     ch.other, ch.other_type = b, "originatee"
     if ch.answered:
         ch.set_callstate("ACTIVE")

@@ -177,6 +177,7 @@ class Profile:
     destination_number: str = ""
     source: str = ""
     context: str = ""
+    rdnis: str = ""
     transfer_source: str = ""
     index: int = 1
     created_us: int = field(default_factory=now_us)
@@ -424,8 +425,10 @@ class Channel:
         opt("Destination-Number", p.destination_number)
         ev.add(f"{prefix}-Unique-ID", self.uuid)
         opt("Source", p.source)
-        opt("Transfer-Source", p.transfer_source)
+        if with_index:  # the other leg's profile is a copy taken before any transfer
+            opt("Transfer-Source", p.transfer_source)
         opt("Context", p.context)
+        opt("RDNIS", p.rdnis)
         ev.add(f"{prefix}-Channel-Name", self.name)
         if with_index:
             ev.add(f"{prefix}-Profile-Index", p.index)
@@ -468,6 +471,8 @@ class Channel:
         if self.t_progress or not self.up:
             return
         self.t_progress = now_us()
+        if self.other_type == "originator" and self.other is not None and not self.other.t_progress:
+            self.other.t_progress = self.t_progress  # the ringing is passed on to the caller
         self.fire("CHANNEL_PROGRESS")
         self.set_callstate("RINGING")
 
@@ -535,9 +540,10 @@ class Channel:
             self.set_var("original_caller_id_name", p.caller_id_name)
             self.set_var("original_caller_id_number", p.caller_id_number)
         now = now_us()
-        source = f"{now // 1_000_000}:{new_uuid()}:{self.current_app[0] if self.current_app else 'uuid_transfer'}:{dest}/{context}/{dialplan}"
+        source = f"{now // 1_000_000}:{new_uuid()}:bl_xfer:{dest}/{context}/{dialplan}"
         self.profile = Profile(**{**p.__dict__, "destination_number": dest, "dialplan": dialplan, "context": context,
-                                  "transfer_source": source, "index": p.index + 1, "created_us": now})
+                                  "rdnis": p.destination_number, "transfer_source": source,
+                                  "index": p.index + 1, "created_us": now})
         self.t_transfer = now
         self.set_var("transfer_source", source)
         history = self.variables.get("transfer_history")
@@ -626,11 +632,13 @@ class Channel:
 
         try:
             for n in range(max(msg.loops, 1)):
-                if msg.loops > 1 or not msg.broadcast:
-                    self.set_var("current_loop", n + 1)
-                    self.set_var("total_loops", max(msg.loops, 1))
+                self.set_var("current_loop", n + 1)
+                self.set_var("total_loops", max(msg.loops, 1))
                 apps.execute(self, msg.app, msg.arg, app_uuid=msg.app_uuid)
         finally:
+            if self.up:
+                self.set_var("current_loop", None)
+                self.set_var("total_loops", None)
             if msg.done is not None and not msg.done.ready():
                 msg.done.set(True)
 
@@ -802,7 +810,8 @@ class Channel:
 
     # -- bridging ----------------------------------------------------------
     def link(self, other: "Channel", *, originator: bool) -> None:
-        """Join two legs: this one is the originator (a-leg) when originator is True."""
+        """Join two legs: self is the a-leg (it fires CHANNEL_BRIDGE). originator=True for the
+        bridge application (other was originated for self), False for uuid_bridge."""
         now = now_us()
         self.partner = other
         other.partner = self
@@ -817,8 +826,13 @@ class Channel:
             me.set_var("bridge_channel", peer.name)
             me.set_var("bridge_uuid", peer.uuid)
             me.set_var("signal_bond", peer.uuid)
-            me.set_var("last_sent_callee_id_name", peer.profile.caller_id_name)
-            me.set_var("last_sent_callee_id_number", peer.profile.caller_id_number)
+        # what each side presents to its endpoint as the connected party
+        bp = other.profile
+        self.set_var("last_sent_callee_id_name", bp.callee_id_name or bp.callee_id_number)
+        self.set_var("last_sent_callee_id_number", bp.callee_id_number)
+        shown = other.profile if originator else self.profile
+        other.set_var("last_sent_callee_id_name", shown.caller_id_name)
+        other.set_var("last_sent_callee_id_number", shown.caller_id_number)
 
     def unlink(self) -> None:
         peer = self.partner

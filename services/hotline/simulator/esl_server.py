@@ -99,6 +99,7 @@ class Connection:
         self.closing = False
         self.gone = False
         self.out: gevent.queue.Queue = gevent.queue.Queue()
+        self.held_events: list[bytes] | None = None  # events held back while an api command runs
         self.writer: gevent.Greenlet | None = None
         self.greenlet: gevent.Greenlet | None = None
         try:
@@ -219,7 +220,11 @@ class Connection:
             if not uuid or (self.session is not None and uuid != self.session.uuid):
                 send = False
         if send:
-            self.out.put(ev.frame(self.format))
+            frame = ev.frame(self.format)
+            if self.held_events is not None:
+                self.held_events.append(frame)
+            else:
+                self.out.put(frame)
 
     def _filtered_in(self, ev: Event) -> bool:
         send = False
@@ -547,13 +552,20 @@ class Connection:
         return f"+OK {event_uuid}"
 
     def _api(self, api_cmd: str) -> None:
+        """api_exec() runs in the listener's own thread: no event goes out before the response."""
         name, sep, arg = api_cmd.partition(" ")
-        body = self.sw.api.execute(name, arg if sep else None)
+        self.held_events = []
+        try:
+            body = self.sw.api.execute(name, arg if sep else None)
+        finally:
+            held, self.held_events = self.held_events, None
         if body is None:
             body = f"-ERR {name} Command not found!\n"
         elif body == "":
             body = "-ERR no reply\n"
         self.send(api_response(body))
+        for frame in held:
+            self.send(frame)
 
     def _bgapi(self, api_cmd: str, pkt: Packet) -> None:
         name, sep, arg = api_cmd.partition(" ")

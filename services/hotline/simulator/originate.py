@@ -192,8 +192,8 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
         log.warning("originate: uuid %s already in use", uuid)
         return OriginateResult(None, "NORMAL_TEMPORARY_FAILURE")
     a = originator
-    cid_name = variables.get("origination_caller_id_name") or (a.profile.caller_id_name if a else "")
     cid_number = variables.get("origination_caller_id_number") or (a.profile.caller_id_number if a else "0000000000")
+    cid_name = variables.get("origination_caller_id_name") or (a.profile.caller_id_name if a else "")
     profile = Profile(
         username=a.profile.username if a else "",
         dialplan="XML" if a else "",
@@ -208,6 +208,7 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
         destination_number=target.destination,
         source="mod_sofia" if a else "src/switch_ivr_originate.c",
         context=a.profile.context if a else "default",
+        rdnis=a.profile.rdnis if a else "",
     )
     b_vars = {
         "direction": "outbound",

@@ -7,6 +7,7 @@ packet reader that mirrors ``read_packet()`` in mod_event_socket.c.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,25 +17,29 @@ from typing import Callable, Optional
 # characters are written as %XX (upper-case hex). FreeSWITCH 1.10 calls
 # switch_url_encode_opt(..., double_encode=SWITCH_FALSE), so an existing
 # "%XX" escape with upper-case hex digits is left as it is.
-_URL_UNSAFE = frozenset(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
-_HEX_UPPER = b"0123456789ABCDEF"
+_URL_UNSAFE = '\r\n "#%&+:;<=>?@[\\]^`{|}'
+_NEEDS_ENCODING = re.compile(r'[^\x20-\x7e]|[ "#%&+:;<=>?@\[\\\]^`{|}]')
+_ASCII_TABLE = {c: f"%{c:02X}" for c in list(range(0x20)) + [0x7F] + [ord(ch) for ch in _URL_UNSAFE if ch != "%"]}
+_LONE_PERCENT = re.compile(r"%(?![0-9A-F]{2})")
 
 
+@functools.lru_cache(maxsize=8192)
 def url_encode(value: str) -> str:
     """Encode a header value exactly like FreeSWITCH's switch_url_encode()."""
+    if not _NEEDS_ENCODING.search(value):
+        return value
+    if value.isascii():
+        return _LONE_PERCENT.sub("%25", value).translate(_ASCII_TABLE)
     raw = value.encode("utf-8", "surrogateescape")
     out = bytearray()
     n = len(raw)
-    i = 0
-    while i < n:
-        b = raw[i]
-        if b == 0x25 and i + 2 < n and raw[i + 1] in _HEX_UPPER and raw[i + 2] in _HEX_UPPER:
+    for i, b in enumerate(raw):
+        if b == 0x25 and i + 2 < n and raw[i + 1] in b"0123456789ABCDEF" and raw[i + 2] in b"0123456789ABCDEF":
             out.append(b)
-        elif b < 0x20 or b > 0x7E or b in _URL_UNSAFE:
+        elif b < 0x20 or b > 0x7E or chr(b) in _URL_UNSAFE:
             out += b"%%%02X" % b
         else:
             out.append(b)
-        i += 1
     return out.decode("ascii")
 
 
