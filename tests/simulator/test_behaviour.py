@@ -433,3 +433,65 @@ def test_restart_drops_connections_and_channels_and_listens_again(switch: Switch
     assert old_core is None
     again.close()
     client.close()
+
+
+# -- bridging, transfer, socket client going away ------------------------------------------
+def test_bridge_failure_hangs_up_unless_continue_on_fail(make_switch: Callable[..., Switch],
+                                                         outbound_server: OutboundServer) -> None:
+    sw = make_switch()
+    sw.add_extension("5000", [("socket", f"127.0.0.1:{outbound_server.port} async full")])
+    first = sw.place_call(ani="100", dnis="5000")
+    out = outbound_server.accept()
+    out.command("connect")
+    out.command("myevents")
+    out.command(_sendmsg("set", "continue_on_fail=true"))
+    out.command(_sendmsg("bridge", "user/4040"))
+    done = out.wait_event("CHANNEL_EXECUTE_COMPLETE", first.uuid, pred=lambda ev: ev["Application"] == "bridge")
+    assert done["variable_originate_disposition"] == "USER_NOT_REGISTERED"
+    assert done["variable_DIALSTATUS"] == "CHANUNAVAIL" and done["Answer-State"] != "hangup"
+    out.command(_sendmsg("set", "continue_on_fail=false"))
+    out.command(_sendmsg("bridge", "user/4040"))
+    assert out.wait_event("CHANNEL_HANGUP", first.uuid)["Hangup-Cause"] == "USER_NOT_REGISTERED"
+    out.close()
+
+
+def test_socket_client_leaving_mid_bridge_ends_the_call_after_the_bridge(
+        make_switch: Callable[..., Switch], outbound_server: OutboundServer) -> None:
+    sw = make_switch()
+    sw.add_extension("5000", [("answer", ""), ("socket", f"127.0.0.1:{outbound_server.port} async full")])
+    sw.register_phone("1001", PhoneScript(answer_after_s=0.02, hangup_after_s=0.6))
+    events = EslClient.connect(sw.esl_port)
+    events.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP")
+    call = sw.place_call(ani="100", dnis="5000")
+    out = outbound_server.accept()
+    out.command("connect")
+    out.command(_sendmsg("bridge", "user/1001"))
+    events.wait_event("CHANNEL_BRIDGE", call.uuid)
+    out.close()  # the IVR process dies while the caller talks to the agent
+    assert not call.wait_hangup(0.3)  # the bridge goes on
+    hangup = events.wait_event("CHANNEL_HANGUP", call.uuid, timeout=5)
+    assert hangup["Hangup-Cause"] == "NORMAL_CLEARING"
+    names = _names(events.events(call.uuid))
+    assert names == ["CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP"]
+    events.close()
+
+
+def test_uuid_transfer_moves_a_parked_caller_to_another_extension(make_switch: Callable[..., Switch]) -> None:
+    sw = make_switch()
+    sw.add_extension("5001", [("answer", ""), ("park", "")])
+    sw.add_extension("6000", [("set", "hotline_queue=support"), ("bridge", "user/1001")])
+    sw.register_phone("1001", PhoneScript(answer_after_s=0.02))
+    client = EslClient.connect(sw.esl_port)
+    client.command("event plain CHANNEL_PARK CHANNEL_UNPARK CHANNEL_EXECUTE CHANNEL_BRIDGE")
+    call = sw.place_call(ani="100", dnis="5001", script=CallerScript(talk_s=0.2))
+    client.wait_event("CHANNEL_PARK", call.uuid)
+    assert client.api(f"uuid_transfer {call.uuid} 6000 XML public") == "+OK\n"
+    bridge = client.wait_event("CHANNEL_BRIDGE", call.uuid)
+    assert bridge["Caller-Destination-Number"] == "6000" and bridge["Caller-RDNIS"] == "5001"
+    assert bridge["variable_hotline_queue"] == "support" and bridge["Other-Leg-Destination-Number"] == "1001"
+    apps = [(ev["Event-Name"], ev.get("Application")) for ev in client.events(call.uuid)]
+    assert apps[:5] == [("CHANNEL_EXECUTE", "answer"), ("CHANNEL_EXECUTE", "park"), ("CHANNEL_PARK", None),
+                        ("CHANNEL_UNPARK", None), ("CHANNEL_EXECUTE", "set")]
+    assert call.wait_hangup(5)
+    assert client.api(f"uuid_transfer {call.uuid} 6000") in ("+OK\n", "-ERR No such channel!\n")
+    client.close()

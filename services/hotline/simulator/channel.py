@@ -269,6 +269,7 @@ class Channel:
         self.digits_dialed = ""
         self.exported_only: dict[str, str] = {}
         self.playing = False
+        self.in_broadcast = False
 
         self.wake = gevent.event.Event()
         self.watchers: set[gevent.event.Event] = set()
@@ -525,6 +526,9 @@ class Channel:
             self.set_var("sip_hangup_disposition", disposition)
         self.fire("CHANNEL_HANGUP")
         self.hangup_event.set()
+        partner = self.partner
+        if partner is not None and partner.in_broadcast:
+            partner.request_break()  # hold music for this leg stops with it
         for listener in list(self.listeners):
             listener.on_channel_down(self)
         self.poke()
@@ -630,12 +634,14 @@ class Channel:
     def run_message(self, msg: Message) -> None:
         from . import apps
 
+        self.in_broadcast = msg.broadcast
         try:
             for n in range(max(msg.loops, 1)):
                 self.set_var("current_loop", n + 1)
                 self.set_var("total_loops", max(msg.loops, 1))
                 apps.execute(self, msg.app, msg.arg, app_uuid=msg.app_uuid)
         finally:
+            self.in_broadcast = False
             if self.up:
                 self.set_var("current_loop", None)
                 self.set_var("total_loops", None)
@@ -841,6 +847,8 @@ class Channel:
         if peer is not None and peer.partner is self:
             peer.partner = None
             peer.set_var("bridge_to", None)
+            if peer.in_broadcast:
+                peer.request_break()
             peer.poke()
 
     def on_bridged(self) -> None:

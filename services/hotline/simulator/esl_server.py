@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -198,7 +199,9 @@ class Connection:
         if self.linger:
             self.send(linger_notice(channel.uuid, channel.name, self.linger_time))
             if self.linger_time != -1:
-                gevent.spawn_later(self.linger_time + 1, self.close, True)
+                # read_packet() closes once the epoch second passes down-time + linger
+                now = time.time()
+                gevent.spawn_later(int(now) + self.linger_time + 1 - now, self.close, True)
         else:
             self.close(notice=True)
 

@@ -155,6 +155,8 @@ def originate(switch: "Switch", dialstring: str, *, originator: Channel | None =
         for leg_vars, endpoint in group:
             variables: dict[str, str] = {}
             if originator is not None:
+                if originator.variables.get("export_vars"):
+                    variables["export_vars"] = originator.variables["export_vars"]
                 for name in (originator.variables.get("export_vars") or "").split(","):
                     name = name.strip()
                     value = originator.variables.get(name) or originator.exported_only.get(name)
@@ -248,7 +250,7 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
         try:
             while True:
                 watcher.clear()
-                if a is not None and not a.up:
+                if a is not None and (not a.up or a.pending_transfer or a.pending_bridge):
                     b.hangup("ORIGINATOR_CANCEL")
                     return OriginateResult(None, "ORIGINATOR_CANCEL")
                 if not b.up:
