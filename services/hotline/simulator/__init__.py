@@ -62,6 +62,22 @@ What is not simulated
   follow), no XML dialplan files (Switch.add_extension() replaces them: one
   extension per exact destination number, the default answers and parks).
 
+Choices where FreeSWITCH's behaviour depends on its configuration
+----------------------------------------------------------------------
+- The socket application's client going away (mod_event_socket listener_run()
+  and socket_function()): the park ends once the running application ends;
+  with ``resume`` (or socket_resume=true) the dialplan continues after the
+  socket application, otherwise the call is hung up with NORMAL_CLEARING. A
+  bridge that is up therefore lasts until one side hangs up.
+- An unreachable socket target: socket_function() logs "Socket Error!" and
+  returns, so the dialplan goes on; at its end the call is hung up
+  (NORMAL_CLEARING).
+- local_stream:// sources listed in ``local_streams`` (default "moh",
+  "default") play until uuid_break; any other (and every one when
+  local_streams=() - the recording machine had no music installed) answers
+  "FILE NOT FOUND". Relative file names and files under FreeSWITCH's package
+  directories count as present; other absolute paths must exist.
+
 Known deviations from FreeSWITCH
 --------------------------------
 - Comma-separated legs of a dial string are tried one after the other instead
@@ -73,15 +89,21 @@ Known deviations from FreeSWITCH
 - A DTMF digit fires its DTMF event when it arrives (FreeSWITCH fires it when
   an application dequeues it, which in practice is at once); digits pressed
   while nothing collects input are dropped after the event.
+- Applications queued with sendmsg or uuid_broadcast run while the channel is
+  parked, in the socket application or bridged - not between or inside other
+  dialplan applications. A sendmsg ``hangup`` acts at once.
 - uuid_break only affects a playback (or broadcast) that is running; a
   break with nothing playing is not remembered for the next playback.
 - A socket application whose client disconnects before sending ``connect``,
   or never sends it within 25 s, ends the socket application (the call is
   hung up unless resume/socket_resume); FreeSWITCH would keep the channel
   waiting until the caller hangs up.
+- Other-Leg-* headers show the other leg's current caller profile;
+  FreeSWITCH shows a copy taken when the legs were joined.
 - Phones stay registered across Switch.restart() (real phones re-register).
 - Variables and profile details that only sofia/RTP would produce (SDPs, RTP
-  statistics, SIP headers beyond the basic ones) are omitted.
+  statistics, SIP headers beyond the basic ones) are omitted; the xml event
+  format is a plain rendering of the headers.
 """
 from .channel import ChannelInfo
 from .scripts import CallerScript, PhoneScript

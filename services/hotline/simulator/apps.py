@@ -8,6 +8,7 @@ variable current_application_response, cleared when an application starts.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shlex
 import time
@@ -383,8 +384,6 @@ def start_recording(ch: Channel, path: str, limit_s: float = 0.0) -> bool:
     """switch_ivr_record_session(): open the file now, RECORD_START, write it at the stop."""
     fs_path = ch.switch.recording_fs_path(path)
     try:
-        import os
-
         parent = os.path.dirname(fs_path)
         if parent:
             os.makedirs(parent, exist_ok=True)

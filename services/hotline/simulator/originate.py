@@ -18,7 +18,6 @@ switch_ivr_originate() serves both in FreeSWITCH. Dial strings:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 

@@ -15,8 +15,6 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 
-import gevent
-
 from .api import Api
 from .channel import Channel, ChannelInfo, Profile, new_uuid, now_us
 from .esl_server import Connection, EslServer
