@@ -179,7 +179,11 @@ class Connection:
                 return
             if packet is None:
                 return
-            self.handle(packet)
+            try:
+                self.handle(packet)
+            except Exception:  # a simulator bug must not take the client's connection down
+                log.exception("ESL command %r from %s failed", packet.command, self.peer)
+                self.reply("-ERR command parse error.")
 
     def _finish(self) -> None:
         self.gone = True
