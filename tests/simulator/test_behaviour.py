@@ -459,7 +459,7 @@ def test_socket_client_leaving_mid_bridge_ends_the_call_after_the_bridge(
         make_switch: Callable[..., Switch], outbound_server: OutboundServer) -> None:
     sw = make_switch()
     sw.add_extension("5000", [("answer", ""), ("socket", f"127.0.0.1:{outbound_server.port} async full")])
-    sw.register_phone("1001", PhoneScript(answer_after_s=0.02, hangup_after_s=0.6))
+    sw.register_phone("1001", PhoneScript(answer_after_s=0.02, hangup_after_s=1.0))
     events = EslClient.connect(sw.esl_port)
     events.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP")
     call = sw.place_call(ani="100", dnis="5000")

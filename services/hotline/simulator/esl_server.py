@@ -95,6 +95,7 @@ class Connection:
         self.linger = False
         self.linger_time = -1
         self.resume = False
+        self.logging = False
         self.handle_disco = False
         self.connected = False
         self.closing = False
@@ -319,9 +320,14 @@ class Connection:
         elif low.startswith("bgapi "):
             self._bgapi(cmd[6:], pkt)
         elif low.startswith("log"):
+            # accepted like FreeSWITCH; the simulator sends no log/data frames
             level = cmd[3:].strip()
             number = LOG_LEVELS.get(level.lower(), int(level) if level.isdigit() else None) if level else 7
-            self.reply(f"+OK log level {level} [{number}]" if number is not None else "-ERR invalid log level")
+            if number is None:
+                self.reply("-ERR invalid log level")
+            else:
+                self.logging = True
+                self.reply(f"+OK log level {level} [{number}]")
         elif low.startswith("linger"):
             self.reply(self._linger(cmd))
         elif low.startswith("nolinger"):
@@ -331,7 +337,8 @@ class Connection:
                 self.linger = False
                 self.reply("+OK will not linger")
         elif low.startswith("nolog"):
-            self.reply("-ERR not loging")
+            self.reply("+OK no longer logging" if self.logging else "-ERR not loging")
+            self.logging = False
         elif low.startswith("event"):
             self.reply(self._event(cmd))
         elif low.startswith("nixevent"):

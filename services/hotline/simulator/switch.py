@@ -179,6 +179,7 @@ class Switch:
             ch.hangup_cause = ch.hangup_cause or "SYSTEM_SHUTDOWN"
             ch.hangup_event.set()
             ch.destroyed_event.set()
+            ch.poke()  # whoever waits on it (an originate in progress) gives up
 
     # -- configuration ------------------------------------------------------------
     def add_extension(self, dnis: str, apps: AppList) -> None:
