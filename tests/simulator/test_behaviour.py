@@ -495,3 +495,27 @@ def test_uuid_transfer_moves_a_parked_caller_to_another_extension(make_switch: C
     assert call.wait_hangup(5)
     assert client.api(f"uuid_transfer {call.uuid} 6000") in ("+OK\n", "-ERR No such channel!\n")
     client.close()
+
+
+def test_inbound_myevents_and_sendmsg_control_one_parked_call(switch: Switch) -> None:
+    watcher = EslClient.connect(switch.esl_port)
+    watcher.command("event plain CHANNEL_PARK")
+    other = switch.place_call(ani="1", dnis="5001")
+    call = switch.place_call(ani="2", dnis="5001")
+    watcher.wait_event("CHANNEL_PARK", call.uuid)
+    client = EslClient.connect(switch.esl_port)
+    assert client.command("myevents 00000000-0000-0000-0000-000000000000 plain").get("Reply-Text") == \
+        "-ERR invalid uuid"
+    assert client.command(f"myevents {call.uuid}").get("Reply-Text") == "+OK Events Enabled"
+    assert client.command(_sendmsg("playback", "silence_stream://200", uuid=call.uuid)).get("Reply-Text") == "+OK"
+    assert client.command(_sendmsg("playback", "x", uuid="nope")).get("Reply-Text") == "-ERR invalid session id [nope]"
+    client.wait_event("CHANNEL_EXECUTE_COMPLETE", call.uuid, pred=lambda ev: ev["Application"] == "playback")
+    other.hangup()
+    call.hangup()
+    client.wait_event("CHANNEL_HANGUP", call.uuid)
+    notice = client.wait_for(lambda f: f.content_type == "text/disconnect-notice")
+    assert notice.get("Controlled-Session-UUID") == call.uuid
+    assert client.wait_closed()
+    assert {ev["Unique-ID"] for ev in client.events()} == {call.uuid}
+    client.close()
+    watcher.close()
