@@ -26,6 +26,8 @@ class CallerScript:
         an abandon in queue looks.
     talk_s: hang up this long after the first bridge; None never (the other
         side ends the call).
+
+    A script keeps track of the digits it has pressed: give each call its own.
     """
 
     digits: str = ""
