@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import gevent
 
+from hotline.common.grpc import channel
 from hotline.common.settings import Settings
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
@@ -102,9 +103,7 @@ class Demo:
             switch.add_extension(dnis=SERVICE_NUMBER, apps=[
                 ("set", "outside_call=true"), ("socket", f"127.0.0.1:{platform.ivr.socket_port} async full")])
             routing = routing_pb2_grpc.RoutingStub(platform.routing_channel)
-            reporting = reporting_pb2_grpc.ReportingStub(
-                __import__("hotline.common.grpc", fromlist=["channel"]).channel(
-                    f"127.0.0.1:{platform.reporting.grpc_port}"))
+            reporting = reporting_pb2_grpc.ReportingStub(channel(f"127.0.0.1:{platform.reporting.grpc_port}"))
             customers = self._seed_customers(platform)
             self._staff(switch, routing)
             self.started_us = int(time.time() * 1e6)
@@ -126,7 +125,7 @@ class Demo:
     def _seed_customers(self, platform: Any) -> list[str]:
         store = platform.cti.customers
         store.seed_demo(200, self.rng)
-        return [row for row in store.phones()] if hasattr(store, "phones") else []
+        return store.phones()
 
     def _staff(self, switch: Any, routing: Any) -> None:
         from hotline.simulator import PhoneScript

@@ -29,6 +29,7 @@ from gevent import socket
 from greenswitch.esl import InboundESL
 
 from hotline.common.errors import ConfigError, HotlineError, InvalidArgument
+from hotline.common.settings import EslSettings
 from hotline.freeswitch.errors import CommandFailed, EslAuthError, EslError, EslTimeout
 from hotline.freeswitch.protocol import EslEvent, EslProtocol, describe, tune_socket
 
@@ -96,6 +97,13 @@ class EslConnection(EslProtocol, InboundESL):
         self._subscribed: set[str] = set()
         self._connected_callbacks: list[Callable[..., Any]] = []
         self._disconnected_callbacks: list[Callable[..., Any]] = []
+
+    @classmethod
+    def from_settings(cls, esl: "EslSettings", events: Iterable[str] = DEFAULT_EVENTS) -> "EslConnection":
+        """A connection to the node that HOTLINE_ESL_* describes."""
+        return cls(esl.host, esl.port, esl.require_password(), node_id=esl.node_id, events=events,
+                   connect_timeout_s=esl.connect_timeout_s, reconnect_min_s=esl.reconnect_min_s,
+                   reconnect_max_s=esl.reconnect_max_s, api_timeout_s=esl.api_timeout_s)
 
     # -- lifecycle -------------------------------------------------------------
     def on_connected(self, callback: Callable[..., Any]) -> None:

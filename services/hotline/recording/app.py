@@ -13,11 +13,7 @@ class RecordingService:
     def __init__(self, settings: Settings, bus: EventBus, esl: EslConnection | None = None) -> None:
         self.settings = settings
         self.bus = bus
-        self.esl = esl or EslConnection(
-            settings.esl.host, settings.esl.port, settings.esl.require_password(),
-            node_id=settings.esl.node_id, events=("BACKGROUND_JOB",),
-            connect_timeout_s=settings.esl.connect_timeout_s, reconnect_min_s=settings.esl.reconnect_min_s,
-            reconnect_max_s=settings.esl.reconnect_max_s, api_timeout_s=settings.esl.api_timeout_s)
+        self.esl = esl or EslConnection.from_settings(settings.esl, ("BACKGROUND_JOB",))
         self.recorder = Recorder(self.esl, bus, settings.recording.directory, stereo=settings.recording.stereo)
         # No API of its own yet: the gRPC server carries health and reflection.
         self.grpc = GrpcServer(settings.grpc.recording)

@@ -47,11 +47,7 @@ class RoutingService:
         self.settings = settings
         self.bus = bus
         self.core = RoutingCore(bus)
-        self.esl = esl or EslConnection(
-            settings.esl.host, settings.esl.port, settings.esl.require_password(), node_id=settings.esl.node_id,
-            events=ESL_EVENTS, connect_timeout_s=settings.esl.connect_timeout_s,
-            reconnect_min_s=settings.esl.reconnect_min_s, reconnect_max_s=settings.esl.reconnect_max_s,
-            api_timeout_s=settings.esl.api_timeout_s)
+        self.esl = esl or EslConnection.from_settings(settings.esl, ESL_EVENTS)
         self.switch = SwitchSide(self.core, self.esl, bus, settings.esl.node_id, tick_s=settings.routing.tick_s)
         self.servicer = RoutingServicer(self.core, self.switch.start_hold_music)
         self.server = GrpcServer(settings.grpc.routing)
