@@ -119,7 +119,7 @@ def platform(tmp_path, kafka_bootstrap, clickhouse_address, unique_name, topic_p
         ivr = start(IvrService(settings, channel(f"127.0.0.1:{routing.grpc_port}")))
         switch.add_extension(dnis="5000", apps=[("set", "outside_call=true"),
                                                 ("socket", f"127.0.0.1:{ivr.socket_port} async full")])
-        wait_for(lambda: routing.esl.connected and recording.esl.connected, what="ESL connections")
+        wait_for(lambda: routing.switches.all_connected and recording.switches.all_connected, what="ESL connections")
         yield Platform(settings, switch, routing, ivr, recording, cti, reporting, store, buses,
                        routing_channel, recordings)
     finally:

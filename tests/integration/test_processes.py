@@ -51,7 +51,7 @@ def test_routing_process_health_follows_the_switch(kafka_bootstrap, topic_prefix
 
         wait_for(lambda: status() == health_pb2.HealthCheckResponse.SERVING, timeout=60, what="SERVING")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-        assert "hotline_routing_switch_connected 1.0" in metrics
+        assert 'hotline_routing_switch_connected{node="fs1"} 1.0' in metrics
 
         switch.stop()        # FreeSWITCH goes away
         wait_for(lambda: status() == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=30, what="NOT_SERVING")

@@ -32,6 +32,18 @@ class EslSettings:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     api_timeout_s: float = 10.0
+    # Several FreeSWITCH nodes: "fs1=10.0.0.1:8021,fs2=10.0.0.2:8021" (same
+    # password). Empty: the one node at host:port named node_id.
+    nodes: str = ""
+    # Events read from FreeSWITCH but not yet handled; when full, Hotline stops
+    # reading the socket and FreeSWITCH queues them (back-pressure).
+    max_event_backlog: int = 10000
+
+    def node_addresses(self) -> list[tuple[str, str, int]]:
+        """[(node_id, host, port)] of every FreeSWITCH node Hotline controls."""
+        if not self.nodes.strip():
+            return [(self.node_id, self.host, self.port)]
+        return parse_nodes(self.nodes)
 
     def require_password(self) -> str:
         if not self.password:
@@ -232,6 +244,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"HOTLINE_LOG_LEVEL={s.log.level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if s.esl.reconnect_min_s <= 0 or s.esl.reconnect_max_s < s.esl.reconnect_min_s:
         raise ConfigError("HOTLINE_ESL_RECONNECT_MIN_S must be > 0 and <= HOTLINE_ESL_RECONNECT_MAX_S")
+    s.esl.node_addresses()
+    if not 0 < s.esl.max_event_backlog <= 1_000_000:
+        raise ConfigError(f"HOTLINE_ESL_MAX_EVENT_BACKLOG={s.esl.max_event_backlog} must be between 1 and 1000000")
     if s.routing.tick_s <= 0:
         raise ConfigError(f"HOTLINE_ROUTING_TICK_S={s.routing.tick_s} must be > 0")
     for name, value in dataclasses.asdict(s.grpc).items():
@@ -243,6 +258,24 @@ def _validate(s: Settings) -> None:
     parse_queue_specs(s.routing.queues)
     if s.cti.tokens:
         parse_tokens(s.cti.tokens)
+
+
+def parse_nodes(text: str) -> list[tuple[str, str, int]]:
+    """"fs1=10.0.0.1:8021,fs2=[fd00::2]:8021" -> [(node_id, host, port)]."""
+    nodes: list[tuple[str, str, int]] = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        node_id, sep, address = item.partition("=")
+        host, colon, port = address.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not node_id.replace("-", "").replace("_", "").isalnum() or not colon or not host \
+                or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"HOTLINE_ESL_NODES: {item!r} is not node_id=host:port")
+        if any(node_id == n for n, _, _ in nodes):
+            raise ConfigError(f"HOTLINE_ESL_NODES: node id {node_id!r} appears twice")
+        nodes.append((node_id, host, int(port)))
+    if not nodes:
+        raise ConfigError("HOTLINE_ESL_NODES has no node_id=host:port entries")
+    return nodes
 
 
 def parse_menu(text: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ from greenswitch.esl import InboundESL
 
 from hotline.common.errors import ConfigError, HotlineError, InvalidArgument
 from hotline.common.settings import EslSettings
+from hotline.freeswitch import metrics
 from hotline.freeswitch.errors import CommandFailed, EslAuthError, EslError, EslTimeout
 from hotline.freeswitch.protocol import EslEvent, EslProtocol, describe, tune_socket
 
@@ -62,7 +63,8 @@ class EslConnection(EslProtocol, InboundESL):
     def __init__(self, host: str, port: int, password: str, *, node_id: str = "fs1",
                  events: Iterable[str] = DEFAULT_EVENTS, event_format: str = "plain",
                  connect_timeout_s: float = 5.0, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
-                 api_timeout_s: float = 10.0, frame_timeout_s: float = 10.0, reconnect_jitter: float = 0.2) -> None:
+                 api_timeout_s: float = 10.0, frame_timeout_s: float = 10.0, reconnect_jitter: float = 0.2,
+                 max_event_backlog: int = 10000) -> None:
         if not password:
             raise ConfigError("ESL password is empty: set HOTLINE_ESL_PASSWORD")
         if event_format not in ("plain", "json"):
@@ -71,14 +73,17 @@ class EslConnection(EslProtocol, InboundESL):
             raise ConfigError("ESL reconnect delays: need 0 < reconnect_min_s <= reconnect_max_s")
         if not 0 <= reconnect_jitter < 1:
             raise ConfigError("ESL reconnect jitter must be in [0, 1)")
+        if max_event_backlog < 1:
+            raise ConfigError("ESL max_event_backlog must be at least 1")
         events = tuple(events)
         for name in events:
             if not _EVENT_NAME.fullmatch(name):
                 raise ConfigError(f"ESL event name {name!r} is not valid")
         InboundESL.__init__(self, host, port, password, timeout=connect_timeout_s)
-        self._setup_protocol()
+        self._setup_protocol(max_event_backlog)
         self.peer = f"{host}:{port}"
         self.node_id = node_id
+        self.metrics_node = node_id
         self.events = events
         self.event_format = event_format
         self.reconnect_min_s = reconnect_min_s
@@ -99,11 +104,15 @@ class EslConnection(EslProtocol, InboundESL):
         self._disconnected_callbacks: list[Callable[..., Any]] = []
 
     @classmethod
-    def from_settings(cls, esl: "EslSettings", events: Iterable[str] = DEFAULT_EVENTS) -> "EslConnection":
-        """A connection to the node that HOTLINE_ESL_* describes."""
-        return cls(esl.host, esl.port, esl.require_password(), node_id=esl.node_id, events=events,
+    def from_settings(cls, esl: "EslSettings", events: Iterable[str] = DEFAULT_EVENTS, *,
+                      node: tuple[str, str, int] | None = None) -> "EslConnection":
+        """A connection to the node that HOTLINE_ESL_* describes (or to one
+        of HOTLINE_ESL_NODES: node=(node_id, host, port))."""
+        node_id, host, port = node or (esl.node_id, esl.host, esl.port)
+        return cls(host, port, esl.require_password(), node_id=node_id, events=events,
                    connect_timeout_s=esl.connect_timeout_s, reconnect_min_s=esl.reconnect_min_s,
-                   reconnect_max_s=esl.reconnect_max_s, api_timeout_s=esl.api_timeout_s)
+                   reconnect_max_s=esl.reconnect_max_s, api_timeout_s=esl.api_timeout_s,
+                   max_event_backlog=esl.max_event_backlog)
 
     # -- lifecycle -------------------------------------------------------------
     def on_connected(self, callback: Callable[..., Any]) -> None:
@@ -173,10 +182,13 @@ class EslConnection(EslProtocol, InboundESL):
                 self.last_error = None
                 closed = self._closed_event
                 self._ready.set()
+                metrics.CONNECTED.labels(self.node_id).set(1)
+                metrics.CONNECTS.labels(self.node_id).inc()
                 log.info("ESL connected to FreeSWITCH %s at %s", self.node_id, self.peer)
                 self._fire(self._connected_callbacks, "on_connected")
                 closed.wait()
                 self._ready.clear()
+                metrics.CONNECTED.labels(self.node_id).set(0)
                 if not self._stopping:
                     log.warning("ESL connection to FreeSWITCH %s at %s lost; reconnecting", self.node_id, self.peer)
                 self._fire(self._disconnected_callbacks, "on_disconnected")

@@ -113,6 +113,12 @@ class OutboundCall(EslProtocol, OutboundSession):
     def ani(self) -> str | None:
         return self.channel_data.get("Caller-Caller-ID-Number")
 
+    @property
+    def node_id(self) -> str | None:
+        """Which FreeSWITCH node the call is on: the ``hotline_node`` channel
+        variable Hotline's dialplan sets from ``$${hotline_node_id}``."""
+        return self.channel_data.get("variable_hotline_node") or None
+
     caller_id_number = ani
 
     @property

@@ -45,9 +45,11 @@ from urllib.parse import unquote
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.queue
 from gevent import socket
 from greenswitch.esl import ESLEvent, ESLProtocol
 
+from hotline.freeswitch import metrics
 from hotline.freeswitch.errors import EslError, EslTimeout, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -367,8 +369,15 @@ class EslProtocol(ESLProtocol):
     peer = "?"
     frame_timeout_s: float | None = 10.0
     command_timeout_s: float | None = 10.0
+    metrics_node: str | None = None      # label of this connection's metrics (inbound only)
 
-    def _setup_protocol(self) -> None:
+    def _setup_protocol(self, max_event_backlog: int = 10000) -> None:
+        if max_event_backlog < 1:
+            raise ValueError("max_event_backlog must be at least 1")
+        # Bounded, unlike greenswitch's: see _queue_event (back-pressure).
+        self._esl_event_queue = gevent.queue.Queue(max_event_backlog)
+        self.max_event_backlog = max_event_backlog
+        self._backpressure = False
         self._pending: collections.deque[_Pending] = collections.deque()
         self._write_lock = gevent.lock.Semaphore()
         self._sock_alive = False
@@ -465,17 +474,42 @@ class EslProtocol(ESLProtocol):
             self._pending.popleft().resolve(event)
         elif content_type in ("text/event-plain", "text/event-json"):
             self._on_event(event)
-            self._esl_event_queue.put(event)
+            self._queue_event(event)
         elif content_type == "auth/request":
             self._auth_request_event.set()
         elif content_type == "text/disconnect-notice":
             self._on_disconnect_notice(event)
-            self._esl_event_queue.put(event)
+            self._queue_event(event)
         elif content_type == "text/rude-rejection":
             self._rejection = (event.body or "access denied").strip()
             self._auth_request_event.set()
         else:
             log.debug("ESL %s: ignoring a %s frame", self.peer, content_type)
+
+    def _queue_event(self, event: EslEvent) -> None:
+        """Hand an event to the dispatcher. Back-pressure: when the handlers
+        are `max_event_backlog` events behind, the reader stops here, so
+        Hotline stops reading the socket; TCP flow control then makes
+        FreeSWITCH hold the events in its own per-listener queue (100,000
+        events in mod_event_socket) until the handlers catch up. Replies
+        behind those events wait too, which is why event handlers must not
+        wait for an ESL reply themselves (see _wait)."""
+        queue = self._esl_event_queue
+        node = self.metrics_node
+        if node is not None:
+            metrics.EVENTS.labels(node).inc()
+        if queue.full():
+            if not self._backpressure:
+                self._backpressure = True
+                log.warning("ESL %s: %d events wait for their handlers; reading from FreeSWITCH pauses until "
+                            "they catch up (back-pressure)", self.peer, queue.qsize())
+            if node is not None:
+                metrics.BACKPRESSURE.labels(node).inc()
+            queue.put(event)
+        else:
+            queue.put_nowait(event)
+        if node is not None:
+            metrics.BACKLOG.labels(node).set(queue.qsize())
 
     # -- commands out ----------------------------------------------------------
     def _write(self, payload: bytes, description: str, *, timeout: float | None,
@@ -504,6 +538,10 @@ class EslProtocol(ESLProtocol):
         return pending
 
     def _wait(self, pending: _Pending, timeout: float | None) -> EslEvent:
+        if gevent.getcurrent() is self._process_events_greenlet:
+            # The reply may sit behind events this very greenlet must handle first.
+            raise EslError(f"{pending.description}: an event handler must not wait for a reply from "
+                           f"{self.peer} (it can deadlock under back-pressure); spawn a greenlet for it")
         pending.result.wait(timeout)         # returns the value (None when failed): ask ready()
         if not pending.result.ready():
             raise EslTimeout(f"FreeSWITCH at {self.peer} did not answer {pending.description} "
@@ -529,7 +567,10 @@ class EslProtocol(ESLProtocol):
         greenlet = self._process_events_greenlet
         if greenlet is None or greenlet.dead:
             return
-        self._esl_event_queue.put(_STOP)
+        try:
+            self._esl_event_queue.put_nowait(_STOP)
+        except gevent.queue.Full:
+            greenlet.kill(block=False)      # a full backlog is dropped at stop
         if greenlet is not gevent.getcurrent():
             greenlet.join(timeout)
             if not greenlet.dead:
@@ -538,11 +579,17 @@ class EslProtocol(ESLProtocol):
 
     def process_events(self) -> None:
         queue = self._esl_event_queue
+        node = self.metrics_node
         while True:
             event = queue.get()
             if event is _STOP:
                 return
             self._dispatch(event)
+            if self._backpressure and queue.qsize() <= self.max_event_backlog // 2:
+                self._backpressure = False
+                log.info("ESL %s: handlers caught up; reading from FreeSWITCH again", self.peer)
+            if node is not None:
+                metrics.BACKLOG.labels(node).set(queue.qsize())
 
     def _dispatch(self, event: EslEvent) -> None:
         if event.content_type == "text/disconnect-notice":

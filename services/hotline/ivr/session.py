@@ -21,6 +21,9 @@ ANY_DIGIT = "[0-9*]"
 
 
 class IvrSession:
+    """`node_id` is the node a call is taken to be on when its channel has no
+    ``hotline_node`` variable (a dialplan without Hotline's extension)."""
+
     def __init__(self, call: OutboundCall, menu: Menu, routing: routing_pb2_grpc.RoutingStub, node_id: str,
                  *, goodbye_prompt: str = "") -> None:
         self.call = call
@@ -80,7 +83,7 @@ class IvrSession:
         call.execute_async("park")
         response = self.routing.Enqueue(routing_pb2.EnqueueRequest(
             call_uuid=call.uuid, queue=result.queue, ani=call.ani or "", dnis=call.dnis or "",
-            caller_name=call.caller_name or "", node_id=self.node_id, answered_us=answered_us,
+            caller_name=call.caller_name or "", node_id=call.node_id or self.node_id, answered_us=answered_us,
             menu_choice=result.choice), timeout=10)
         log.info("queued in %s at position %d", result.queue, response.position)
         return "queued"

@@ -5,31 +5,31 @@ from hotline.common import topics
 from hotline.common.bus import EventBus
 from hotline.common.grpc import GrpcServer
 from hotline.common.settings import Settings
-from hotline.freeswitch import EslConnection
+from hotline.freeswitch.pool import SwitchPool
 from hotline.recording.recorder import Recorder
 
 
 class RecordingService:
-    def __init__(self, settings: Settings, bus: EventBus, esl: EslConnection | None = None) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, switches: SwitchPool | None = None) -> None:
         self.settings = settings
         self.bus = bus
-        self.esl = esl or EslConnection.from_settings(settings.esl, ("BACKGROUND_JOB",))
-        self.recorder = Recorder(self.esl, bus, settings.recording.directory, stereo=settings.recording.stereo)
+        self.switches = switches or SwitchPool.from_settings(settings.esl, ("BACKGROUND_JOB",))
+        self.recorder = Recorder(self.switches, bus, settings.recording.directory, stereo=settings.recording.stereo)
         # No API of its own yet: the gRPC server carries health and reflection.
         self.grpc = GrpcServer(settings.grpc.recording)
-        self.esl.on_connected(lambda *_: self.grpc.set_all_serving(True))
-        self.esl.on_disconnected(lambda *_: self.grpc.set_all_serving(False))
+        self.switches.on_connected(lambda *_: self.grpc.set_all_serving(True))
+        self.switches.on_disconnected(lambda *_: self.grpc.set_all_serving(self.switches.connected))
         self.consumer = None
         self.grpc_port: int | None = None
 
     def start(self) -> None:
         self.grpc_port = self.grpc.start()
-        self.esl.start()
+        self.switches.start()
         self.consumer = self.bus.consume("recording", [topics.CALL_EVENTS, topics.QUEUE_EVENTS],
                                          self.recorder.handle, batch_timeout_s=0.05)
 
     def stop(self) -> None:
         if self.consumer is not None:
             self.consumer.stop()
-        self.esl.stop()
+        self.switches.stop()
         self.grpc.stop()

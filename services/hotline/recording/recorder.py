@@ -3,7 +3,8 @@
 recording stopped, describes the file and publishes RecordingSaved.
 
 Driven by the call-events and queue-events topics; commands go to
-FreeSWITCH over the inbound ESL connection."""
+FreeSWITCH over the inbound ESL connection to the node the call is on
+(CallEvent.node_id)."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,8 @@ import time
 
 from hotline.common import topics
 from hotline.common.bus import EventBus, Record
-from hotline.freeswitch import CommandFailed, EslConnection, EslError
+from hotline.freeswitch import CommandFailed, EslError
+from hotline.freeswitch.pool import SwitchPool
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.recording import files, metrics
 
@@ -24,8 +26,8 @@ STALE_US = 60 * 1_000_000
 
 
 class Recorder:
-    def __init__(self, esl: EslConnection, bus: EventBus, directory: str, *, stereo: bool = True) -> None:
-        self.esl = esl
+    def __init__(self, switches: SwitchPool, bus: EventBus, directory: str, *, stereo: bool = True) -> None:
+        self.switches = switches
         self.bus = bus
         self.directory = directory
         self.stereo = stereo
@@ -53,10 +55,16 @@ class Recorder:
             return
         path = files.recording_path(self.directory, call_uuid, event.timestamp_us)
         try:
+            esl = self.switches.node(event.node_id)      # the node the call's events came from
+        except EslError as exc:
+            log.warning("recording %s not started: %s", call_uuid, exc)
+            metrics.FAILED.labels("start").inc()
+            return
+        try:
             if self.stereo:
-                self.esl.api_ok(f"uuid_setvar {call_uuid} RECORD_STEREO true")
-            self.esl.api_ok(f"uuid_setvar {call_uuid} hotline_recording_path {path}")
-            self.esl.api_ok(f"uuid_record {call_uuid} start {path}")
+                esl.api_ok(f"uuid_setvar {call_uuid} RECORD_STEREO true")
+            esl.api_ok(f"uuid_setvar {call_uuid} hotline_recording_path {path}")
+            esl.api_ok(f"uuid_record {call_uuid} start {path}")
         except CommandFailed as exc:
             # The call ended meanwhile ("-ERR No such channel!"): nothing to record.
             log.info("recording %s not started: %s", call_uuid, exc)

@@ -235,11 +235,12 @@ class Acd:
             agent_id=agent_id, ani=call.ani, dnis=call.dnis, position=position,
             wait_us=now - call.enqueued_us, node_id=call.node_id, reason=reason, caller_name=call.caller_name)))
 
-    def next_assignments(self) -> list[Assignment]:
-        """Pair waiting calls with free agents; reserves both."""
+    def next_assignments(self, can_offer: Callable[[QueuedCall], bool] | None = None) -> list[Assignment]:
+        """Pair waiting calls with free agents; reserves both. Calls for which
+        can_offer(call) is False (their switch is unreachable) wait."""
         assignments = []
         for call in self.waiting():
-            if call.state is not CallState.WAITING:
+            if call.state is not CallState.WAITING or (can_offer is not None and not can_offer(call)):
                 continue
             queue = self.queues.get(call.queue)
             if queue is None:
@@ -345,11 +346,14 @@ class Acd:
                 if call is not None and now - call.offered_us > limit:
                     self.offer_failed(call.call_uuid, agent.agent_id, "RESERVATION_EXPIRED")
 
-    def reconcile(self, live_uuids: set[str]) -> list[QueuedCall]:
+    def reconcile(self, live_uuids: set[str],
+                  on_switch: Callable[[QueuedCall], bool] | None = None) -> list[QueuedCall]:
         """Drop calls whose channels no longer exist on the switch (after a
-        reconnect or a switch restart). Returns the calls that ended."""
+        reconnect or a switch restart); with several switches, only the calls
+        for which on_switch(call) is True are checked. Returns the calls that ended."""
         ended = []
-        for call_uuid in [u for u in self.calls if u not in live_uuids]:
+        for call_uuid in [u for u, c in self.calls.items()
+                          if u not in live_uuids and (on_switch is None or on_switch(c))]:
             call = self.call_ended(call_uuid)
             if call is not None:
                 ended.append(call)

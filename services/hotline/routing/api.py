@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hotline.common.errors import InvalidArgument
 from hotline.common.grpc import require
@@ -28,10 +28,12 @@ def queue_message(q: QueueConfig) -> pb.Queue:
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServicer):
-    def __init__(self, core: RoutingCore, on_enqueued: Callable[[str, str], None]) -> None:
+    def __init__(self, core: RoutingCore, on_enqueued: Callable[[str, str, str], None], *,
+                 nodes: Sequence[str] = ()) -> None:
         self.core = core
         self.acd = core.acd
         self.on_enqueued = on_enqueued
+        self.nodes = list(nodes)           # the FreeSWITCH nodes routing controls; empty: any
 
     def _done(self, result: Any) -> Any:
         self.core.publish_outbox()
@@ -39,11 +41,17 @@ class RoutingServicer(routing_pb2_grpc.RoutingServicer):
 
     def Enqueue(self, request: pb.EnqueueRequest, context: Any) -> pb.EnqueueResponse:
         require(request, "call_uuid", "queue")
+        node_id = request.node_id
+        if not node_id and len(self.nodes) == 1:
+            node_id = self.nodes[0]
+        elif self.nodes and node_id not in self.nodes:
+            raise InvalidArgument("node_id", f"{node_id!r} is not a FreeSWITCH node routing controls "
+                                             f"(known: {', '.join(self.nodes)})")
         position = self.acd.enqueue(request.call_uuid, request.queue, ani=request.ani, dnis=request.dnis,
-                                    caller_name=request.caller_name, node_id=request.node_id,
+                                    caller_name=request.caller_name, node_id=node_id,
                                     priority=request.priority, answered_us=request.answered_us,
                                     menu_choice=request.menu_choice)
-        self.on_enqueued(request.call_uuid, request.queue)
+        self.on_enqueued(request.call_uuid, request.queue, node_id)
         return self._done(pb.EnqueueResponse(position=position))
 
     def UpsertQueue(self, request: pb.Queue, context: Any) -> pb.Queue:

@@ -8,7 +8,7 @@ from hotline.common.bus import EventBus
 from hotline.common.errors import ConfigError
 from hotline.common.grpc import GrpcServer
 from hotline.common.settings import Settings, parse_queue_specs
-from hotline.freeswitch import EslConnection
+from hotline.freeswitch.pool import SwitchPool
 from hotline.proto.routing.v1 import routing_pb2, routing_pb2_grpc
 from hotline.routing.acd import QueueConfig
 from hotline.routing.api import RoutingServicer
@@ -43,13 +43,13 @@ def parse_agent_specs(text: str) -> list[tuple[str, str, dict[str, int]]]:
 
 
 class RoutingService:
-    def __init__(self, settings: Settings, bus: EventBus, esl: EslConnection | None = None) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, switches: SwitchPool | None = None) -> None:
         self.settings = settings
         self.bus = bus
         self.core = RoutingCore(bus)
-        self.esl = esl or EslConnection.from_settings(settings.esl, ESL_EVENTS)
-        self.switch = SwitchSide(self.core, self.esl, bus, settings.esl.node_id, tick_s=settings.routing.tick_s)
-        self.servicer = RoutingServicer(self.core, self.switch.start_hold_music)
+        self.switches = switches or SwitchPool.from_settings(settings.esl, ESL_EVENTS)
+        self.switch = SwitchSide(self.core, self.switches, bus, tick_s=settings.routing.tick_s)
+        self.servicer = RoutingServicer(self.core, self.switch.start_hold_music, nodes=list(self.switches.nodes))
         self.server = GrpcServer(settings.grpc.routing)
         self.server.add(routing_pb2_grpc.add_RoutingServicer_to_server, self.servicer, SERVICE_NAME)
         for spec in parse_queue_specs(settings.routing.queues):
@@ -57,17 +57,18 @@ class RoutingService:
                                                    ring_timeout_s=settings.routing.default_ring_timeout_s, **spec))
         for agent_id, contact, skills in parse_agent_specs(settings.routing.agents):
             self.core.acd.upsert_agent(agent_id, agent_id, contact, skills)
-        self.esl.on_connected(lambda *_: self.server.set_all_serving(True))
-        self.esl.on_disconnected(lambda *_: self.server.set_all_serving(False))
+        # Serving while at least one node is up: calls on the others wait for theirs.
+        self.switches.on_connected(lambda *_: self.server.set_all_serving(True))
+        self.switches.on_disconnected(lambda *_: self.server.set_all_serving(self.switches.connected))
         self.grpc_port: int | None = None
 
     def start(self) -> None:
         self.grpc_port = self.server.start()
         self.switch.start()
-        self.esl.start()
+        self.switches.start()
 
     def stop(self) -> None:
         self.switch.stop()
-        self.esl.stop()
+        self.switches.stop()
         self.server.stop()
         self.bus.flush(5)

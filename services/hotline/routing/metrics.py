@@ -10,4 +10,5 @@ QUEUE_TO_BRIDGE = Histogram("hotline_routing_offer_to_bridge_seconds",
                             "From choosing an agent to caller and agent bridged",
                             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 CDRS = Counter("hotline_routing_cdrs_total", "CDRs published", ["disposition"])
-SWITCH_CONNECTED = Gauge("hotline_routing_switch_connected", "1 while the ESL connection to FreeSWITCH is up")
+SWITCH_CONNECTED = Gauge("hotline_routing_switch_connected", "1 while the ESL connection to the FreeSWITCH node is up",
+                         ["node"])

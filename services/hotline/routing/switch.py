@@ -2,7 +2,12 @@
 callers, rings agents (bgapi originate ... &park()), bridges (uuid_bridge),
 follows hang-ups, writes CDRs, and reconciles with `show channels` after
 every (re)connect so no call or agent is left stuck. It also normalises
-every channel event onto the call-events topic."""
+every channel event onto the call-events topic.
+
+Several FreeSWITCH nodes: commands about a call go to the node that owns
+its channel (hotline.freeswitch.pool), the agent leg is originated on the
+caller's node, and each node is reconciled on its own when it (re)connects.
+A call whose node is unreachable waits; it is not offered."""
 from __future__ import annotations
 
 import logging
@@ -15,8 +20,9 @@ from hotline.common import topics
 from hotline.common.bus import EventBus
 from hotline.freeswitch import CommandFailed, EslConnection, EslError, EslEvent
 from hotline.freeswitch.normalize import to_call_event
+from hotline.freeswitch.pool import SwitchPool
 from hotline.routing import metrics
-from hotline.routing.acd import Assignment, CallState
+from hotline.routing.acd import Assignment, CallState, QueuedCall
 from hotline.routing.cdr import build_cdr, reconciled_cdr
 from hotline.routing.core import RoutingCore
 
@@ -31,20 +37,29 @@ def _var(value: str) -> str:
 
 
 class SwitchSide:
-    def __init__(self, core: RoutingCore, esl: EslConnection, bus: EventBus, node_id: str, *,
-                 tick_s: float = 0.2) -> None:
+    def __init__(self, core: RoutingCore, switches: SwitchPool, bus: EventBus, *, tick_s: float = 0.2) -> None:
         self.core = core
         self.acd = core.acd
-        self.esl = esl
+        self.switches = switches
         self.bus = bus
-        self.node_id = node_id
         self.tick_s = tick_s
         self._greenlets: list[gevent.Greenlet] = []
         self._offers: set[gevent.Greenlet] = set()
         self._running = False
-        esl.on_event(self.on_event)
-        esl.on_connected(self.on_connected)
-        esl.on_disconnected(lambda *_: metrics.SWITCH_CONNECTED.set(0))
+        switches.on_event(self.on_event)
+        switches.on_connected(self.on_connected)
+        switches.on_disconnected(lambda conn: metrics.SWITCH_CONNECTED.labels(conn.node_id).set(0))
+        for conn in switches:
+            metrics.SWITCH_CONNECTED.labels(conn.node_id).set(0)
+
+    def _node_of(self, call: QueuedCall) -> EslConnection:
+        return self.switches.for_channel(call.call_uuid, call.node_id)
+
+    def _can_offer(self, call: QueuedCall) -> bool:
+        try:
+            return self._node_of(call).connected
+        except EslError:
+            return False
 
     def start(self) -> None:
         self._running = True
@@ -61,8 +76,8 @@ class SwitchSide:
             self.core.wakeup.clear()
             try:
                 self.acd.tick()
-                if self.esl.connected:
-                    for assignment in self.acd.next_assignments():
+                if self.switches.connected:
+                    for assignment in self.acd.next_assignments(self._can_offer):
                         g = gevent.spawn(self._offer, assignment)
                         self._offers.add(g)
                         g.link(self._offers.discard)
@@ -70,11 +85,11 @@ class SwitchSide:
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 log.exception("routing dispatch failed")
 
-    def start_hold_music(self, call_uuid: str, queue_name: str) -> None:
+    def start_hold_music(self, call_uuid: str, queue_name: str, node_id: str = "") -> None:
         queue = self.acd.queues.get(queue_name)
         music = queue.hold_music if queue else "local_stream://moh"
         try:
-            self.esl.api_ok(f"uuid_broadcast {call_uuid} {music} aleg")
+            self.switches.for_channel(call_uuid, node_id).api_ok(f"uuid_broadcast {call_uuid} {music} aleg")
         except (EslError, CommandFailed) as exc:
             log.warning("hold music for %s failed: %s", call_uuid, exc)
 
@@ -82,6 +97,14 @@ class SwitchSide:
         call, agent = a.call, a.agent
         queue = self.acd.queues[call.queue]
         started = time.monotonic()
+        try:
+            esl = self._node_of(call)
+        except EslError as exc:
+            log.warning("offer of %s: %s", call.call_uuid, exc)
+            self.acd.offer_failed(call.call_uuid, agent.agent_id, "NODE_UNKNOWN")
+            self.core.publish_outbox()
+            return
+        self.switches.claim(a.agent_leg_uuid, esl.node_id)
         variables = {
             "origination_uuid": a.agent_leg_uuid,
             "hotline_role": "agent",
@@ -95,7 +118,7 @@ class SwitchSide:
         }
         dial = "{" + ",".join(f"{k}={v}" for k, v in variables.items()) + "}" + agent.contact
         try:
-            result = self.esl.bgapi(f"originate {dial} &park()", timeout=queue.ring_timeout_s + 15).strip()
+            result = esl.bgapi(f"originate {dial} &park()", timeout=queue.ring_timeout_s + 15).strip()
         except EslError as exc:
             result = f"-ERR {exc}"
         if not result.startswith("+OK"):
@@ -106,12 +129,12 @@ class SwitchSide:
             return
         if self.acd._call_for_offer(call.call_uuid, agent.agent_id) is None:
             # The caller hung up while the agent's phone rang.
-            self._kill(a.agent_leg_uuid, "ORIGINATOR_CANCEL")
+            self._kill(esl, a.agent_leg_uuid, "ORIGINATOR_CANCEL")
             self.core.publish_outbox()
             return
         try:
-            self.esl.api(f"uuid_break {call.call_uuid} all")
-            reply = self.esl.api(f"uuid_bridge {call.call_uuid} {a.agent_leg_uuid}").strip()
+            esl.api(f"uuid_break {call.call_uuid} all")
+            reply = esl.api(f"uuid_bridge {call.call_uuid} {a.agent_leg_uuid}").strip()
         except EslError as exc:
             reply = f"-ERR {exc}"
         if reply.startswith("+OK"):
@@ -119,19 +142,19 @@ class SwitchSide:
             metrics.QUEUE_TO_BRIDGE.observe(time.monotonic() - started)
         else:
             log.warning("uuid_bridge %s %s failed: %s", call.call_uuid, a.agent_leg_uuid, reply)
-            self._kill(a.agent_leg_uuid, "NORMAL_CLEARING")
+            self._kill(esl, a.agent_leg_uuid, "NORMAL_CLEARING")
             self.acd.offer_failed(call.call_uuid, agent.agent_id, "BRIDGE_FAILED")
         self.core.publish_outbox()
 
-    def _kill(self, uuid: str, cause: str) -> None:
+    def _kill(self, esl: EslConnection, uuid: str, cause: str) -> None:
         try:
-            self.esl.api(f"uuid_kill {uuid} {cause}")
+            esl.api(f"uuid_kill {uuid} {cause}")
         except EslError as exc:
             log.warning("uuid_kill %s failed: %s", uuid, exc)
 
     # -- what the switch tells us ---------------------------------------
-    def on_event(self, event: EslEvent) -> None:
-        call_event = to_call_event(event, self.node_id)
+    def on_event(self, conn: EslConnection, event: EslEvent) -> None:
+        call_event = to_call_event(event, conn.node_id)
         if call_event is not None:
             self.bus.publish(topics.CALL_EVENTS, call_event.call_uuid, call_event)
         if event.name != "CHANNEL_HANGUP_COMPLETE":
@@ -141,35 +164,40 @@ class SwitchSide:
         elif (event.get("Call-Direction") == "inbound" or event.uuid in self.acd.calls) and event.uuid:
             call = self.acd.calls.get(event.uuid)
             if call is not None and call.state is CallState.OFFERING and call.agent_leg_uuid:
-                gevent.spawn(self._kill, call.agent_leg_uuid, "ORIGINATOR_CANCEL")
-            cdr = build_cdr(event.get, call, self.node_id)
+                gevent.spawn(self._kill, conn, call.agent_leg_uuid, "ORIGINATOR_CANCEL")
+            cdr = build_cdr(event.get, call, conn.node_id)
             self.acd.call_ended(event.uuid)
             self.bus.publish(topics.CDRS, cdr.call_uuid, cdr)
             metrics.CDRS.labels(cdr.DESCRIPTOR.fields_by_name["disposition"].enum_type
                                 .values_by_number[cdr.disposition].name).inc()
         self.core.publish_outbox()
 
-    def on_connected(self, *_: object) -> None:
-        metrics.SWITCH_CONNECTED.set(1)
-        gevent.spawn(self.reconcile)
+    def on_connected(self, conn: EslConnection) -> None:
+        metrics.SWITCH_CONNECTED.labels(conn.node_id).set(1)
+        gevent.spawn(self.reconcile, conn)
 
-    def reconcile(self) -> None:
-        """Make the ACD agree with the switch's channels."""
+    def reconcile(self, conn: EslConnection) -> None:
+        """Make the ACD agree with one node's channels."""
         try:
-            rows = self.esl.show_channels()
+            rows = conn.show_channels()
         except EslError as exc:
-            log.warning("reconciliation skipped: %s", exc)
+            log.warning("reconciliation with %s skipped: %s", conn.node_id, exc)
             return
         live = {row.get("uuid", "") for row in rows}
-        ended = self.acd.reconcile(live)
+        self.switches.forget_node(conn.node_id, live)
+
+        def on_this_node(call: QueuedCall) -> bool:
+            return (self.switches.owner(call.call_uuid) or call.node_id or conn.node_id) == conn.node_id
+
+        ended = self.acd.reconcile(live, on_this_node)
         for call in ended:
-            cdr = reconciled_cdr(call, self.node_id, self.acd.clock_us())
+            cdr = reconciled_cdr(call, conn.node_id, self.acd.clock_us())
             self.bus.publish(topics.CDRS, cdr.call_uuid, cdr)
         if ended:
-            log.warning("reconciled %d call(s) that no longer exist on %s", len(ended), self.node_id)
+            log.warning("reconciled %d call(s) that no longer exist on %s", len(ended), conn.node_id)
         # Queued callers that survived a reconnect get their hold music back.
         for call in self.acd.waiting():
-            if call.state is CallState.WAITING:
-                self.start_hold_music(call.call_uuid, call.queue)
+            if call.state is CallState.WAITING and on_this_node(call):
+                self.start_hold_music(call.call_uuid, call.queue, conn.node_id)
         self.core.publish_outbox()
         self.core.wakeup.set()
