@@ -378,10 +378,18 @@ class EslConnection(EslProtocol, InboundESL):
 
     def show_channels(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """`show channels as json`: FreeSWITCH's rows ([] when there are none)."""
-        body = self.api("show channels as json", timeout)
+        return self._show_rows("channels", timeout)
+
+    def show_calls(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """`show calls as json`: one row per call; a bridged call's row has
+        the A leg in ``uuid`` and the B leg in ``b_uuid``."""
+        return self._show_rows("calls", timeout)
+
+    def _show_rows(self, what: str, timeout: float | None) -> list[dict[str, Any]]:
+        body = self.api(f"show {what} as json", timeout)
         try:
             data = json.loads(body)
         except ValueError:
-            raise CommandFailed(body, "api show channels as json") from None
+            raise CommandFailed(body, f"api show {what} as json") from None
         rows = data.get("rows") if isinstance(data, dict) else None
         return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []

@@ -275,15 +275,16 @@ class Acd:
             return None
         return call
 
-    def offer_failed(self, call_uuid: str, agent_id: str, cause: str) -> None:
-        """The agent's phone did not answer (or the leg failed)."""
+    def offer_failed(self, call_uuid: str, agent_id: str, cause: str, *, agent_missed: bool = True) -> None:
+        """The agent's phone did not answer (or the leg failed). agent_missed=False
+        when it was not the agent's doing (the switch connection was lost)."""
         agent = self.agents.get(agent_id)
         call = self._call_for_offer(call_uuid, agent_id)
         if call is not None:
             self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause)
             call.state, call.agent_id, call.agent_leg_uuid = CallState.WAITING, "", ""
         if agent is not None and agent.state == ev.RESERVED and agent.call_uuid == call_uuid:
-            agent.missed_offers += 1
+            agent.missed_offers += 1 if agent_missed else 0
             if agent.missed_offers >= self.max_missed_offers:
                 agent.reason = ""
                 self._transition(agent, ev.NOT_READY, "no answer")

@@ -70,3 +70,37 @@ def reconciled_cdr(call: QueuedCall, node_id: str, now_us: int) -> ev.Cdr:
     if call.state is CallState.CONNECTED:
         cdr.disposition = ev.DISPOSITION_ANSWERED
     return cdr
+
+
+# What is kept of a caller's channel while it lives, to write its CDR should
+# the channel vanish without a hang-up event: CDR field source -> event header.
+CALLER_FIELDS = {
+    "Unique-ID": "Unique-ID",
+    "Caller-Caller-ID-Number": "Caller-Caller-ID-Number",
+    "Caller-Destination-Number": "Caller-Destination-Number",
+    "Caller-Caller-ID-Name": "Caller-Caller-ID-Name",
+    "variable_start_uepoch": "Caller-Channel-Created-Time",
+    "variable_answer_uepoch": "Caller-Channel-Answered-Time",
+    "variable_hotline_menu_choice": "variable_hotline_menu_choice",
+    "variable_hotline_recording_path": "variable_hotline_recording_path",
+}
+
+
+def caller_snapshot(get: Callable[[str], str | None], into: dict[str, str]) -> dict[str, str]:
+    """Update `into` with what a caller-leg event says (non-empty, non-zero values)."""
+    for field, header in CALLER_FIELDS.items():
+        value = get(header)
+        if value and value != "0":
+            into[field] = value
+    return into
+
+
+def lost_caller_cdr(snapshot: dict[str, str], call: QueuedCall | None, node_id: str, now_us: int) -> ev.Cdr:
+    """The CDR of a caller whose channel vanished without a hang-up event
+    (FreeSWITCH restarted, or the connection was lost meanwhile): what its
+    earlier events said, ending now, cause LOST_BY_SWITCH."""
+    values = dict(snapshot, **{"Hangup-Cause": "LOST_BY_SWITCH", "variable_end_uepoch": str(now_us)})
+    cdr = build_cdr(values.get, call, node_id)
+    if call is not None and call.state is CallState.CONNECTED:
+        cdr.disposition = ev.DISPOSITION_ANSWERED
+    return cdr
