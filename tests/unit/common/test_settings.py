@@ -49,3 +49,15 @@ def test_the_esl_password_has_no_default():
     with pytest.raises(ConfigError, match="HOTLINE_ESL_PASSWORD"):
         settings.load({}).esl.require_password()
     assert settings.load({"HOTLINE_ESL_PASSWORD": "s3cret"}).esl.require_password() == "s3cret"
+
+
+def test_esl_nodes_list_several_switches_and_bad_entries_are_named() -> None:
+    one = settings.load({"HOTLINE_ESL_NODE_ID": "a", "HOTLINE_ESL_PORT": "8022"})
+    assert one.esl.node_addresses() == [("a", "127.0.0.1", 8022)]
+    many = settings.load({"HOTLINE_ESL_NODES": "fs1=10.0.0.1:8021, fs2=[fd00::2]:8021"})
+    assert many.esl.node_addresses() == [("fs1", "10.0.0.1", 8021), ("fs2", "fd00::2", 8021)]
+    for bad in ("fs1=10.0.0.1", "fs1:10.0.0.1:8021", "fs1=10.0.0.1:0", "f s=h:1", "fs1=h:1,fs1=g:2", ","):
+        with pytest.raises(ConfigError, match="HOTLINE_ESL_NODES"):
+            settings.load({"HOTLINE_ESL_NODES": bad})
+    with pytest.raises(ConfigError, match="HOTLINE_ESL_MAX_EVENT_BACKLOG"):
+        settings.load({"HOTLINE_ESL_MAX_EVENT_BACKLOG": "0"})
