@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from . import apps
 from .channel import Channel, Message, str2cause
-from .originate import originate
+from .originate import originate, present_as_callee
 
 if TYPE_CHECKING:  # pragma: no cover
     from .switch import Switch
@@ -181,14 +181,17 @@ def channel_row(sw: "Switch", ch: Channel) -> dict[str, str]:
     p, ip = ch.profile, ch.initial_profile
     app = ch.current_app or ("", "")
     media = ch.media
+    # the core's channels table takes dest/dialplan/context from the event of the last routing
+    dest, dialplan, context = ch.routed or (p.destination_number, p.dialplan, p.context)
+    read = ch.read_codec if media else ("", "", "")
     return {
         "uuid": ch.uuid, "direction": ch.direction, "created": _stamp(ch.t_created),
         "created_epoch": str(ch.t_created // 1_000_000), "name": ch.name, "state": ch.running_state,
         "cid_name": p.caller_id_name, "cid_num": p.caller_id_number, "ip_addr": p.network_addr,
-        "dest": p.destination_number, "application": app[0], "application_data": app[1],
-        "dialplan": p.dialplan, "context": p.context,
-        "read_codec": "PCMU" if media else "", "read_rate": "8000" if media else "",
-        "read_bit_rate": "64000" if media else "", "write_codec": "PCMU" if media else "",
+        "dest": dest, "application": app[0], "application_data": app[1],
+        "dialplan": dialplan, "context": context,
+        "read_codec": read[0], "read_rate": read[1],
+        "read_bit_rate": read[2], "write_codec": "PCMU" if media else "",
         "write_rate": "8000" if media else "", "write_bit_rate": "64000" if media else "",
         "secure": "", "hostname": sw.hostname, "presence_id": ch.variables.get("presence_id", ""),
         "presence_data": "", "accountcode": ch.variables.get("accountcode", ""), "callstate": ch.callstate,
@@ -295,15 +298,8 @@ def api_originate(api: Api, arg: str | None) -> str:
     b = result.channel
     if b is None:
         return f"-ERR {result.cause}\n"
-    # with no caller behind it the answered leg shows the phone's identity as its caller id
-    # (the recordings: Caller-Caller-ID-Name "Outbound Call", -Number the dialed user, from the execute on)
-    p = b.profile
-    p.caller_id_name, p.caller_id_number, p.callee_id_name, p.callee_id_number = (
-        p.callee_id_name, p.callee_id_number, "", p.caller_id_number)
-    if len(argv) > 4 and argv[4]:
-        b.profile.caller_id_name = argv[4]
-    if len(argv) > 5 and argv[5]:
-        b.profile.caller_id_number = argv[5]
+    present_as_callee(b, cid_name=argv[4] if len(argv) > 4 else None,
+                      cid_number=argv[5] if len(argv) > 5 else None)
     if exten.startswith("&") and len(exten) > 1:
         app_name = exten[1:]
         app_arg = ""
@@ -358,6 +354,8 @@ def api_hupall(api: Api, arg: str | None) -> str:
 
 @command("uuid_transfer")
 def api_uuid_transfer(api: Api, arg: str | None) -> str:
+    """transfer_function(): -bleg moves the other leg, -both moves both; with no other leg
+    either form moves the named channel alone."""
     argv = (arg or "").split()
     if len(argv) < 2:
         return f"-USAGE: {TRANSFER_SYNTAX}\n"
@@ -366,23 +364,29 @@ def api_uuid_transfer(api: Api, arg: str | None) -> str:
         return NO_SUCH_CHANNEL
     which = "aleg"
     rest = argv[1:]
-    if rest[0] in ("-bleg", "-both"):
-        which, rest = rest[0][1:], rest[1:]
+    if rest[0].lower() in ("-bleg", "-both"):
+        which, rest = rest[0][1:].lower(), rest[1:]
     if not rest:
         return f"-USAGE: {TRANSFER_SYNTAX}\n"
     dest = rest[0]
-    targets = []
-    if which in ("aleg", "both"):
-        targets.append(ch)
-    if which in ("bleg", "both"):
-        if ch.partner is None:
-            return "-ERR No such channel!\n" if which == "bleg" else "+OK\n"
-        targets.append(ch.partner)
+    targets = [ch]
+    partner = ch.partner if ch.partner is not None and ch.partner.up else None
+    if partner is not None and which == "bleg":
+        targets = [partner]
+    elif partner is not None and which == "both":
+        targets = [ch, partner]  # the named leg first: the recording shows the caller in the conference first
     for t in targets:
-        dialplan = rest[1] if len(rest) > 1 else (t.profile.dialplan or "XML")
-        context = rest[2] if len(rest) > 2 else (t.profile.context or "default")
-        t.request_transfer(dest, dialplan, context)
+        t.request_transfer(dest, *transfer_target(t, rest[1] if len(rest) > 1 else None,
+                                                  rest[2] if len(rest) > 2 else None))
     return "+OK\n"
+
+
+def transfer_target(ch: Channel, dialplan: str | None, context: str | None) -> tuple[str, str]:
+    """switch_ivr_session_transfer()'s defaults: the channel's own dialplan (XML instead of
+    inline) and context."""
+    if not dialplan:
+        dialplan = ch.profile.dialplan if ch.profile.dialplan.lower() != "inline" else ""
+    return dialplan or "XML", context or ch.profile.context or "default"
 
 
 @command("uuid_park")

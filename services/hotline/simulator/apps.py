@@ -185,10 +185,12 @@ def app_eavesdrop(ch: Channel, data: str) -> None:
         ch.set_var("current_application_response", None)
         return
     target.watchers.add(ch.wake)
+    ch.read_codec = ("L16", "8000", "128000")  # switch_ivr_eavesdrop_session() reads linear audio
     try:
         ch.wait(None, until=lambda: not target.up)
     finally:
         target.watchers.discard(ch.wake)
+        ch.read_codec = ("PCMU", "8000", "64000")
 
 
 # -- park ---------------------------------------------------------------------
@@ -472,8 +474,8 @@ def hold(ch: Channel) -> bool:
     if ch.held:
         return True
     ch.held = True
-    ch.t_last_hold = now_us()
     ch.set_callstate("HELD")
+    ch.t_last_hold = now_us()  # after the HELD call state event, before CHANNEL_HOLD (as recorded)
     ch.fire("CHANNEL_HOLD")
     partner = ch.partner
     if partner is not None and partner.up:
@@ -489,8 +491,9 @@ def unhold(ch: Channel) -> bool:
     if not ch.held:
         return True
     ch.held = False
-    ch.hold_accum += now_us() - ch.t_last_hold
     ch.set_callstate("UNHELD")
+    if ch.t_last_hold:
+        ch.hold_accum += now_us() - ch.t_last_hold
     ch.fire("CHANNEL_UNHOLD")
     ch.set_callstate("ACTIVE")
     partner = ch.partner
@@ -598,15 +601,18 @@ def prepare_uuid_bridge(a: Channel, b: Channel) -> None:
         me.set_var("transfer_history", source)
         me.set_var("transfer_source", source)
         me.profile.transfer_source = source
-        me.profile.index += 1
+        me.profile.index += 1  # switch_channel_step_caller_profile()
         me.profile.created_us = now
+        me.new_profile_times()
         me.set_var("bridge_channel", peer.name)
         me.set_var("bridge_uuid", peer.uuid)
         me.set_var("signal_bond", peer.uuid)
         me.state_number = 8  # CS_HIBERNATE until the soft-execute state picks it up
     a.set_var("uuid_bridge", b.uuid)
-    a.profile.callee_id_number = b.profile.caller_id_number
-    b.set_var("call_uuid", a.uuid)
+    # the originator shows the originatee's callee id, the originatee the originator's caller id
+    a.profile.callee_id_name, a.profile.callee_id_number = b.profile.callee_id_name, b.profile.callee_id_number
+    b.profile.caller_id_name, b.profile.caller_id_number = a.profile.caller_id_name, a.profile.caller_id_number
+    b.cid_sorted = False  # the recordings show Channel-HIT-Dialplan false on the originatee from here on
     a.other, a.other_type = b, "originatee"
     b.other, b.other_type = a, "originator"
     request_a = BridgeRequest(peer=b, role="a")
@@ -628,6 +634,7 @@ def run_uuid_bridge(ch: Channel, request: BridgeRequest) -> None:
         ch.wait(None, until=lambda: request.b_ready.is_set() or not peer.up)
         if not peer.up:
             return
+        peer.set_var("call_uuid", ch.uuid)  # the bridge makes the originator the call's leader
         ch.link(peer, originator=False)
         try:
             bridge_loop(ch, peer)
@@ -647,6 +654,11 @@ def run_uuid_bridge(ch: Channel, request: BridgeRequest) -> None:
         ch.wait(None, until=lambda: ch.partner is peer or not peer.up)
         try:
             bridge_slave(ch)
+            # audio_bridge_on_exchange_media(): a bridge that simply ended hangs this leg up, still in
+            # CS_EXCHANGE_MEDIA, unless park_after_bridge (a transfer or a new bridge unwinds instead)
+            ch.check_unwind()
+            if not true(ch.variables.get("park_after_bridge")):
+                ch.hangup("NORMAL_CLEARING")
         finally:
             ch.running_state, ch.state_number = "CS_EXECUTE", 4
 

@@ -246,8 +246,9 @@ class Channel:
         self.callstate = "DOWN"
         self.answer_state = "ringing"
         self.hangup_cause: str | None = None
-        self.hit_dialplan = direction == "inbound"
+        self.cid_sorted = False  # CF_DIALPLAN: an outbound leg's caller id was flipped once
         self.media = False
+        self.read_codec = ("PCMU", "8000", "64000")  # (name, rate, bit rate); L16 while in a conference
         self.held = False
 
         self.t_created = profile.created_us
@@ -278,6 +279,7 @@ class Channel:
         self.collecting = False
         self.break_flag = 0
         self.pending_transfer: tuple[str, str, str] | None = None
+        self.routed: tuple[str, str, str] | None = None  # (dest, dialplan, context) of the last routing
         self.pending_bridge: BridgeRequest | None = None
         self.stop_dialplan = False
         self.recordings: dict[str, Recording] = {}
@@ -384,7 +386,8 @@ class Channel:
         ev.add("Unique-ID", self.uuid)
         ev.add("Call-Direction", self.direction)
         ev.add("Presence-Call-Direction", self.direction)
-        ev.add("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false")
+        # inbound, or CF_DIALPLAN (set when an outbound leg's caller id is sorted)
+        ev.add("Channel-HIT-Dialplan", "true" if self.direction == "inbound" or self.cid_sorted else "false")
         if self.variables.get("presence_id"):
             ev.add("Channel-Presence-ID", self.variables["presence_id"])
         ev.add("Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid)
@@ -392,9 +395,9 @@ class Channel:
         if self.hangup_cause:
             ev.add_unique("Hangup-Cause", self.hangup_cause)
         if self.media:
-            ev.add("Channel-Read-Codec-Name", "PCMU")
-            ev.add("Channel-Read-Codec-Rate", "8000")
-            ev.add("Channel-Read-Codec-Bit-Rate", "64000")
+            ev.add("Channel-Read-Codec-Name", self.read_codec[0])
+            ev.add("Channel-Read-Codec-Rate", self.read_codec[1])
+            ev.add("Channel-Read-Codec-Bit-Rate", self.read_codec[2])
             ev.add("Channel-Write-Codec-Name", "PCMU")
             ev.add("Channel-Write-Codec-Rate", "8000")
             ev.add("Channel-Write-Codec-Bit-Rate", "64000")
@@ -454,8 +457,17 @@ class Channel:
 
     # -- states ----------------------------------------------------------
     def set_running_state(self, state: str, number: int | None = None) -> None:
+        """switch_channel_perform_set_running_state(): an inbound leg's call state follows its
+        running state (RINGING while routing, then ACTIVE or EARLY); an outbound leg's does not."""
         self.running_state = state
         self.state_number = CS[state] if number is None else number
+        if self.direction == "inbound" and CS[state] < CS["CS_HANGUP"]:
+            if state == "CS_ROUTING":
+                self.set_callstate("RINGING")
+            elif self.answered:
+                self.set_callstate("ACTIVE")
+            elif self.answer_state == "early":
+                self.set_callstate("EARLY")
         self.fire("CHANNEL_STATE")
 
     def set_callstate(self, callstate: str) -> None:
@@ -548,7 +560,9 @@ class Channel:
         self.profile = Profile(**{**p.__dict__, "destination_number": dest, "dialplan": dialplan, "context": context,
                                   "rdnis": p.destination_number, "transfer_source": source,
                                   "index": p.index + 1, "created_us": now})
-        self.t_transfer = now
+        self.new_profile_times()
+        if self.state_number < CS["CS_HANGUP"]:
+            self.state_number = CS["CS_ROUTING"]  # switch_channel_set_state(): the running state follows later
         self.set_var("transfer_source", source)
         history = self.variables.get("transfer_history")
         self.set_var("transfer_history", f"{history}|:{source}" if history else source)
@@ -556,6 +570,15 @@ class Channel:
         self.other_type = None
         self.pending_transfer = (dest, dialplan, context)
         self.poke()
+
+    def new_profile_times(self) -> None:
+        """switch_channel_set_caller_profile(): a new caller profile keeps the created, answered and
+        progress times and starts with no bridge, hold or transfer time (the billing variables
+        bridge_uepoch, waitsec, hold_accum_* follow the current profile, as the recordings show)."""
+        self.t_bridged = 0
+        self.t_transfer = 0
+        self.t_last_hold = 0
+        self.hold_accum = 0
 
     def request_bridge(self, request: BridgeRequest) -> None:
         self.pending_bridge = request
@@ -704,12 +727,27 @@ class Channel:
     def route(self, dest: str, dialplan: str, context: str) -> list[tuple[str, str]]:
         """CS_ROUTING then CS_EXECUTE for a new destination."""
         self.set_running_state("CS_ROUTING")
-        self.set_callstate("RINGING")
+        self.routed = (dest, dialplan, context)  # what the channels table shows from now on
         extension = self.switch.dialplan_lookup(dest, dialplan, context)
+        if dialplan == "inline":
+            # inline_dialplan_hunt(): the profile gets its previous destination back, and no RDNIS
+            self.profile.destination_number, self.profile.rdnis = self.profile.rdnis, ""
+        self.sort_cid()
         self.set_running_state("CS_EXECUTE")
-        if self.answered:
-            self.set_callstate("ACTIVE")
         return extension
+
+    def sort_cid(self) -> None:
+        """switch_channel_sort_cid() when a caller extension is set: the first time an outbound leg
+        gets one (dialplan or originate's &app), its caller and callee ids change places, so the
+        leg presents the phone's identity (as the recordings show: "Outbound Call" <1001>)."""
+        if self.direction != "outbound" or self.cid_sorted:
+            return
+        self.cid_sorted = True
+        p = self.profile
+        self.set_var("pre_transfer_caller_id_name", p.caller_id_name)
+        self.set_var("pre_transfer_caller_id_number", p.caller_id_number)
+        p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
+        p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
 
     def run_inbound(self) -> None:
         """An inbound SIP call: CHANNEL_CREATE, routing through the public dialplan."""
@@ -732,15 +770,16 @@ class Channel:
             for g in self._timers:
                 g.kill(block=False)
             self.set_running_state("CS_HANGUP")
+            self.t_hangup = now_us()
             from . import apps as applib
 
             for path in list(self.recordings):
                 applib.stop_recording(self, path, cause="success-silence")
             if self.held:
-                self.hold_accum += now_us() - self.t_last_hold
+                if self.t_last_hold:
+                    self.hold_accum += now_us() - self.t_last_hold
                 self.held = False
             self.set_callstate("HANGUP")
-            self.t_hangup = now_us()
             self.set_running_state("CS_REPORTING")
             self.set_billing_vars()
             self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause)])

@@ -270,6 +270,16 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
             a.watchers.discard(watcher)
 
 
+def present_as_callee(b: Channel, *, cid_name: str | None = None, cid_number: str | None = None) -> None:
+    """An answered leg originated with no caller behind it (the originate API, conference dial)
+    gets its extension now: its caller id is flipped (Channel.sort_cid()); given ones win."""
+    b.sort_cid()
+    if cid_name:
+        b.profile.caller_id_name = cid_name
+    if cid_number:
+        b.profile.caller_id_number = cid_number
+
+
 def run_outbound_leg(b: Channel, target: Target) -> None:
     """The outbound leg's session: CHANNEL_CREATE, ORIGINATE, ring, answer, then its program."""
     from . import apps
