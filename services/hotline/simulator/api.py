@@ -591,6 +591,12 @@ def api_uuid_dump(api: Api, arg: str | None) -> str:
     return ev.plain(encode=fmt != "plain")
 
 
+# -- conference ----------------------------------------------------------------------
+@command("conference")
+def api_conference(api: Api, arg: str | None) -> str:
+    return api.sw.conferences.api(arg)
+
+
 # -- sofia -------------------------------------------------------------------------
 @command("sofia_contact")
 def api_sofia_contact(api: Api, arg: str | None) -> str:

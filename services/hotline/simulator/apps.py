@@ -210,7 +210,8 @@ def play(ch: Channel, path: str, *, stop_on_dtmf: bool = False) -> str:
     """switch_ivr_play_file() for each file: 'done', 'break', 'dtmf' or 'notfound'."""
     sw = ch.switch
     for item in media.split_file_string(path):
-        playable = media.resolve(item, media_scale=sw.media_scale, local_streams=sw.local_streams)
+        playable = media.resolve(item, media_scale=sw.media_scale, local_streams=sw.local_streams,
+                                 sounds_installed=sw.sounds_installed)
         if not playable.found:
             return "notfound"
         head = [("Playback-File-Type", playable.file_type)] if playable.file_type else []
@@ -661,6 +662,11 @@ def run_uuid_bridge(ch: Channel, request: BridgeRequest) -> None:
                 ch.hangup("NORMAL_CLEARING")
         finally:
             ch.running_state, ch.state_number = "CS_EXECUTE", 4
+
+
+@app("conference")
+def app_conference(ch: Channel, data: str) -> None:
+    ch.switch.conferences.run_member(ch, data)
 
 
 @app("socket")

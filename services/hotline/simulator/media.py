@@ -14,6 +14,8 @@ from dataclasses import dataclass
 # Paths under FreeSWITCH's standard package layout count as present (the
 # prompts and music a real install ships); anything else must exist here.
 FREESWITCH_ROOTS = ("/usr/share/freeswitch/", "/var/lib/freeswitch/", "/etc/freeswitch/", "/usr/local/freeswitch/")
+# Where the sound packages put their files ($${sounds_dir}); relative names are looked up there.
+SOUNDS_DIR = "/usr/share/freeswitch/sounds/"
 
 # A few $${globals} of the vanilla configuration (vars.xml).
 TONES = {
@@ -39,8 +41,10 @@ def split_file_string(path: str) -> list[str]:
     return [path]
 
 
-def resolve(path: str, *, media_scale: float, local_streams: frozenset[str], default_file_s: float = 0.1) -> Playable:
-    """What playing ``path`` means on this switch."""
+def resolve(path: str, *, media_scale: float, local_streams: frozenset[str], sounds_installed: bool = True,
+            default_file_s: float = 0.1) -> Playable:
+    """What playing ``path`` means on this switch (without sounds_installed, relative names and
+    files under the sounds directory are not found)."""
     path = path.strip()
     params_free = re.sub(r"^\{[^}]*\}", "", path)
     low = params_free.lower()
@@ -65,8 +69,10 @@ def resolve(path: str, *, media_scale: float, local_streams: frozenset[str], def
     if low.startswith(("http://", "https://", "http_cache://", "shout://")):
         return Playable(path, True, default_file_s * media_scale, None)
     if not params_free.startswith("/"):
-        # relative: FreeSWITCH looks it up under its sounds_dir, which a real install has
-        return Playable(path, True, default_file_s * media_scale, None)
+        # relative: FreeSWITCH looks it up under its sound prefix, which a real install has
+        return Playable(path, sounds_installed, default_file_s * media_scale, None)
+    if params_free.startswith(SOUNDS_DIR) and not sounds_installed:
+        return Playable(path, False, 0.0, None)
     if os.path.isfile(params_free):
         return Playable(path, True, _wav_seconds(params_free, default_file_s) * media_scale, None)
     if params_free.startswith(FREESWITCH_ROOTS):

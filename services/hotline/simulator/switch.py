@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from .api import Api
 from .channel import Channel, ChannelInfo, Profile, new_uuid, now_us
+from .conference import Conferences
 from .esl_server import Connection, EslServer
 from .scripts import CallerScript, PhoneScript
 from .wire import Event
@@ -104,6 +105,7 @@ class Switch:
         media_scale: float = 1.0,
         *,
         local_streams: Iterable[str] = ("moh", "default"),
+        sounds_installed: bool = True,
         domain: Optional[str] = None,
     ) -> None:
         self.password = password
@@ -113,6 +115,7 @@ class Switch:
         self.recordings_dir = recordings_dir or os.path.join(tempfile.gettempdir(), "hotline-sim-recordings")
         self.media_scale = media_scale if media_scale > 0 else 1.0
         self.local_streams = frozenset(local_streams)
+        self.sounds_installed = sounds_installed
         self.ip = host if host not in ("0.0.0.0", "", "::") else "127.0.0.1"
         self.domain = domain or self.ip
         self.extensions: dict[str, list[tuple[str, str]]] = {}
@@ -120,6 +123,7 @@ class Switch:
             self.add_extension(dnis, app_list)
         self.phones: dict[str, Phone] = {}
         self.api = Api(self)
+        self.conferences = Conferences(self)
         self._channels: dict[str, Channel] = {}
         self._connections: set[Connection] = set()
         self._server: Optional[EslServer] = None
@@ -167,6 +171,7 @@ class Switch:
         for conn in list(self._connections):
             conn.abort()
         self._connections.clear()
+        self.conferences.reset()
         channels = list(self._channels.values())
         self._channels.clear()
         for ch in channels:
@@ -299,9 +304,9 @@ class Switch:
         ev = Event(name, subclass)
         now = now_us()
         secs = now / 1_000_000
-        ev.add("Event-Name", name)
         if subclass:
-            ev.add("Event-Subclass", subclass)
+            ev.add("Event-Subclass", subclass)  # switch_event_create_subclass() adds it first
+        ev.add("Event-Name", name)
         ev.add("Core-UUID", self.core_uuid)
         ev.add("FreeSWITCH-Hostname", self.hostname)
         ev.add("FreeSWITCH-Switchname", self.hostname)
