@@ -3,8 +3,10 @@
 The recorded client (inbound ESL connections and the outbound socket client)
 is replayed against the simulator: each command is sent when the event it
 followed in the recording has arrived, with recorded uuids mapped to the
-simulator's. What the simulator sends back is kept per connection so the
-tests can compare it with the recording.
+simulator's. With caller_hangs_up_as_recorded the caller hangs up where the
+recording shows its CHANNEL_HANGUP (SIPp's BYE), once what preceded it has
+arrived. What the simulator sends back is kept per connection so the tests
+can compare it with the recording.
 """
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from hotline.simulator import CallerScript, Switch
 
 from .esl_client import EslClient, Frame, OutboundServer
 from .transcripts import UUID_RE, Record, a_leg_uuid
+
+
+# (event name, Unique-ID, Application, Job-Command, Action): what the replay waits for
+Key = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -37,23 +43,19 @@ class Replay:
     script: CallerScript
     outbound: Optional[OutboundServer] = None
     rewrite: Callable[[str], str] = lambda text: text
-    stop_before: Optional[Callable[[Record], bool]] = None
+    caller_hangs_up_as_recorded: bool = False
     timeout: float = 15.0
     clients: dict[str, EslClient] = field(default_factory=dict)
     uuid_map: dict[str, str] = field(default_factory=dict)
     sent: list[SentCommand] = field(default_factory=list)
     recorded_a: str = ""
     call: Any = None
-    stopped_at: int = 0
 
     def run(self) -> None:
         self.recorded_a = a_leg_uuid(self.records)
-        counts: dict[tuple[str, tuple[str, str, str, str]], int] = {}
-        pending_wait: Optional[tuple[str, tuple[str, str, str, str], int]] = None
+        counts: dict[tuple[str, Key], int] = {}
+        pending_wait: Optional[tuple[str, Key, int]] = None
         for index, rec in enumerate(self.records):
-            if self.stop_before is not None and self.stop_before(rec):
-                self.stopped_at = index
-                return
             if self.call is None and self._mentions_a_leg(rec):
                 self.call = self.sw.place_call(ani=self.ani, dnis=self.dnis, caller_name=self.caller_name,
                                                script=self.script)
@@ -62,6 +64,11 @@ class Replay:
                 self.clients[rec.conn] = EslClient.connect(self.sw.esl_port, password=None, name=rec.conn)
             if rec.dir == "recv":
                 ev = rec.event()
+                if self._is_caller_bye(ev):
+                    # the caller hangs up once what came before it in the recording has happened
+                    if pending_wait is not None:
+                        self._wait_event(*pending_wait)
+                    self.call.hangup()
                 if ev is not None and not (rec.conn == "outbound-call" and ev.get("Event-Name") == "CHANNEL_PARK"):
                     # (the outbound CHANNEL_PARK is a race in FreeSWITCH itself: not waited for)
                     key = self._key(ev)
@@ -83,15 +90,19 @@ class Replay:
             client.send(text)
             actual = client.next_reply(self.timeout) if expected is not None else None
             self.sent.append(SentCommand(rec.conn, text, expected, actual))
-        self.stopped_at = len(self.records)
 
     # -- helpers ---------------------------------------------------------------
+    def _is_caller_bye(self, ev: Optional[dict[str, Any]]) -> bool:
+        return (self.caller_hangs_up_as_recorded and ev is not None and self.call is not None
+                and ev.get("Event-Name") == "CHANNEL_HANGUP" and ev.get("Unique-ID") == self.recorded_a
+                and not self.call.hungup)
+
     def _mentions_a_leg(self, rec: Record) -> bool:
         return (rec.conn == "outbound-call") or (rec.dir == "recv" and self.recorded_a in rec.data)
 
-    def _key(self, ev: dict[str, Any]) -> tuple[str, str, str, str]:
+    def _key(self, ev: dict[str, Any]) -> Key:
         return (ev.get("Event-Name", ""), ev.get("Unique-ID", ""), ev.get("Application", ""),
-                ev.get("Job-Command", ""))
+                ev.get("Job-Command", ""), ev.get("Action", ""))
 
     def _map_uuids(self, text: str) -> str:
         def swap(m: re.Match[str]) -> str:
@@ -114,18 +125,19 @@ class Replay:
                 return frame
         return None
 
-    def _wait_event(self, conn: str, key: tuple[str, str, str, str], nth: int) -> None:
+    def _wait_event(self, conn: str, key: Key, nth: int) -> None:
         client = self.clients.get(conn)
         if client is None:
             return
-        name, recorded_uuid, app, job_command = key
+        name, recorded_uuid, app, job_command, action = key
         mapped_values = set(self.uuid_map.values())
 
         def matches(f: Frame) -> bool:
             ev = f.event()
             if ev is None or ev.get("Event-Name") != name:
                 return False
-            if ev.get("Application", "") != app or ev.get("Job-Command", "") != job_command:
+            found = (ev.get("Application", ""), ev.get("Job-Command", ""), ev.get("Action", ""))
+            if found != (app, job_command, action):
                 return False
             if not recorded_uuid:
                 return True

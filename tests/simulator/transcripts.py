@@ -125,7 +125,8 @@ def a_leg_uuid(records: list[Record]) -> str:
     raise AssertionError("no inbound channel in transcript")
 
 
-def event_key(ev: dict[str, Any]) -> tuple[str, str, str, str]:
-    """(event name, Application, Channel-Call-State, Answer-State) as the conformance tests compare."""
+def event_key(ev: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(event name, Application, Channel-Call-State, Answer-State, Action) as the conformance tests
+    compare them (Action tells the conference::maintenance events apart)."""
     return (ev.get("Event-Name", ""), ev.get("Application", ""), ev.get("Channel-Call-State", ""),
-            ev.get("Answer-State", ""))
+            ev.get("Answer-State", ""), ev.get("Action", ""))
