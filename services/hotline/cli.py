@@ -9,6 +9,7 @@
     hotline demo        a simulated contact center on embedded defaults, with a live wallboard
     hotline migrate     ClickHouse schema migrations (up, down, status)
     hotline simulator   the FreeSWITCH simulator on its own (ESL on :8021)
+    hotline freeswitch-check  check a FreeSWITCH configuration tree against these settings
 
 Settings come from HOTLINE_* environment variables (and an optional TOML
 file, --config / HOTLINE_CONFIG); see docs/configuration.md.
@@ -35,6 +36,7 @@ ROLES: dict[str, str] = {
     "demo": "simulate a contact center on embedded defaults with a live wallboard, then print the interval report",
     "migrate": "apply, revert or list ClickHouse schema migrations",
     "simulator": "run the FreeSWITCH simulator (ESL) on its own, for trying Hotline without FreeSWITCH",
+    "freeswitch-check": "check a FreeSWITCH configuration tree (freeswitch/conf) against Hotline's settings",
 }
 
 
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         if role == "simulator":
             p.add_argument("--port", type=int, default=8021)
             p.add_argument("--ivr", default="127.0.0.1:9090", help="where the socket application connects")
+        if role == "freeswitch-check":
+            p.add_argument("--conf", default="freeswitch/conf",
+                           help="the FreeSWITCH configuration directory (default freeswitch/conf)")
     return parser
 
 
@@ -140,6 +145,9 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
         switch.add_extension(dnis="5000", apps=[("set", "outside_call=true"),
                                                 ("socket", f"{args.ivr} async full")])
         return _serve([switch])
+    if role == "freeswitch-check":
+        from hotline.freeswitch import confcheck
+        return confcheck.report(confcheck.check_tree(args.conf, settings=settings), args.conf)
     raise SystemExit(f"unknown role {role}")
 
 
@@ -156,12 +164,12 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[..., int] = run_rol
     except ConfigError as exc:
         print(f"hotline: configuration error: {exc}", file=sys.stderr)
         return 2
-    interactive = args.role in ("demo", "migrate")
+    interactive = args.role in ("demo", "migrate", "freeswitch-check")
     hlog.configure(settings.log.level if not interactive else "WARNING",
                    json_output=settings.log.json and not interactive,
                    stream=sys.stderr if interactive else None)
     try:
-        if args.role not in ("migrate", "demo"):
+        if not interactive:
             metrics.serve(settings.metrics.host, settings.metrics.port)
         return run(args.role, args, settings)
     except ConfigError as exc:
