@@ -519,3 +519,52 @@ def test_inbound_myevents_and_sendmsg_control_one_parked_call(switch: Switch) ->
     assert {ev["Unique-ID"] for ev in client.events()} == {call.uuid}
     client.close()
     watcher.close()
+
+
+def test_uuid_transfer_bleg_without_another_leg_moves_the_named_channel(switch: Switch) -> None:
+    switch.add_extension("6000", [("answer", ""), ("park", "")])
+    client = EslClient.connect(switch.esl_port)
+    client.command("event plain CHANNEL_PARK")
+    call = switch.place_call(ani="100", dnis="5001")
+    client.wait_event("CHANNEL_PARK", call.uuid)
+    assert client.api(f"uuid_transfer {call.uuid} -bleg 6000 XML public") == "+OK\n"  # transfer_function()
+    moved = client.wait_event("CHANNEL_PARK", call.uuid, pred=lambda ev: ev["Caller-Destination-Number"] == "6000")
+    assert moved["Caller-RDNIS"] == "5001"
+    call.hangup()
+    client.close()
+
+
+# -- conference --------------------------------------------------------------------------------
+def test_a_conference_lives_from_its_first_member_to_its_last(make_switch: Callable[..., Switch]) -> None:
+    sw = make_switch(local_streams=())
+    sw.add_extension("7000", [("answer", ""), ("conference", "support@default")])
+    sw.register_phone("1001", PhoneScript(answer_after_s=0.02))
+    client = EslClient.connect(sw.esl_port)
+    client.command("event plain CHANNEL_EXECUTE_COMPLETE CUSTOM conference::maintenance")
+
+    def action(name: str, **headers: str) -> dict[str, str]:
+        return client.wait_event("CUSTOM", pred=lambda ev: ev.get("Action") == name
+                                 and all(ev.get(k) == v for k, v in headers.items()))
+
+    caller = sw.place_call(ani="100", dnis="7000")
+    assert action("add-member", **{"Member-ID": "1"})["Unique-ID"] == caller.uuid
+    assert action("floor-change", **{"New-ID": "1"})["Old-ID"] == "none"  # the newest member, 20 ms later
+    assert client.api("conference support dial user/1001 5550100 Support") == "+OK Call Requested: result: [SUCCESS]\n"
+    agent = action("add-member", **{"Member-ID": "2"})
+    assert agent["Caller-Caller-ID-Number"] == "5550100" and agent["Conference-Size"] == "2"
+    listing = client.api("conference list").splitlines()
+    assert listing[0].startswith("+OK Conference support (2 members rate: 8000 flags: running|answered")
+    assert [line.split(";")[0] for line in listing[1:]] == ["2", "1"]  # newest first
+    assert client.api("conference support list count") == "2"
+    assert client.api("conference support@default list") == "-ERR Conference support@default not found\n"
+    assert client.api("conference support kick 2") == "+OK kicked 2\n"
+    assert action("del-member", **{"Member-ID": "2"})["Conference-Size"] == "1"
+    done = client.wait_event("CHANNEL_EXECUTE_COMPLETE", agent["Unique-ID"])
+    assert done["Application"] == "conference"
+    caller.hangup()
+    destroyed = action("conference-destroy")
+    assert destroyed["Conference-Name"] == "support" and destroyed["Conference-Size"] == "0"
+    assert client.api("conference list") == "+OK No active conferences.\n"
+    assert client.api("conference support hup all") == "-ERR Conference support not found\n"
+    client.close()
+
