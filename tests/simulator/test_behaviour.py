@@ -568,3 +568,63 @@ def test_a_conference_lives_from_its_first_member_to_its_last(make_switch: Calla
     assert client.api("conference support hup all") == "-ERR Conference support not found\n"
     client.close()
 
+
+# -- fault injection ---------------------------------------------------------------------------
+def test_inject_garbage_writes_raw_bytes_to_the_matching_connections(make_switch: Callable[..., Switch],
+                                                                     outbound_server: OutboundServer) -> None:
+    sw = make_switch()
+    sw.add_extension("5000", [("answer", ""), ("socket", f"127.0.0.1:{outbound_server.port} async full")])
+    inbound = EslClient.connect(sw.esl_port)
+    call = sw.place_call(ani="100", dnis="5000")
+    out = outbound_server.accept()
+    out.command("connect")
+    assert sw.inject_garbage("inbound", data=b"\x00\xff not ESL\n\n") == 1
+    inbound.wait_for(lambda f: b"not ESL" in f.raw)
+    # a predicate picks connections by what they are
+    assert sw.inject_garbage(lambda c: c.session_uuid == call.uuid, data=b"\x7f junk\n\n") == 1
+    out.wait_for(lambda f: b"junk" in f.raw)
+    gevent.sleep(0.1)
+    assert not any(b"not ESL" in f.raw for f in out.frames) and not any(b"junk" in f.raw for f in inbound.frames)
+    assert sw.inject_garbage() == 2  # the default garbage, to every connection
+    # both connections keep working
+    assert inbound.api(f"uuid_exists {call.uuid}") == "true"
+    assert out.command("getvar uuid").get("Reply-Text") == call.uuid
+    with pytest.raises(ValueError):
+        sw.inject_garbage("sideways")
+    out.close()
+    inbound.close()
+
+
+def test_drop_connections_aborts_esl_connections_and_calls_stay_up(make_switch: Callable[..., Switch],
+                                                                   outbound_server: OutboundServer) -> None:
+    sw = make_switch()
+    sw.add_extension("5000", [("answer", ""), ("socket", f"127.0.0.1:{outbound_server.port} async full"),
+                              ("park", "")])
+    first = EslClient.connect(sw.esl_port)
+    first.command("event plain CHANNEL_PARK")
+    parked = sw.place_call(ani="1", dnis="5001")
+    first.wait_event("CHANNEL_PARK", parked.uuid)
+    ivr = sw.place_call(ani="2", dnis="5000")
+    out = outbound_server.accept()
+    out.command("connect")
+    assert out.command("resume").get("Reply-Text") == "+OK"  # the dialplan goes on after the socket
+    assert sw.drop_connections("inbound") == 1
+    assert first.wait_closed(5)
+    assert not any(f.content_type == "text/disconnect-notice" for f in first.frames)
+    assert not out.closed and not parked.hungup and not ivr.hungup
+    watcher = EslClient.connect(sw.esl_port)  # the port still takes clients
+    watcher.command("event plain CHANNEL_PARK CHANNEL_HANGUP")
+    assert sw.drop_connections("outbound") == 1
+    assert out.wait_closed(5)
+    assert not any(f.content_type == "text/disconnect-notice" for f in out.frames)
+    watcher.wait_event("CHANNEL_PARK", ivr.uuid)  # resumed: the next application runs
+    assert not parked.hungup and not ivr.hungup
+    assert {ch.uuid for ch in sw.channels()} == {parked.uuid, ivr.uuid}
+    with pytest.raises(ValueError):
+        sw.drop_connections("sideways")
+    assert sw.drop_connections() == 1
+    assert watcher.wait_closed(5)
+    again = EslClient.connect(sw.esl_port)
+    assert again.api(f"uuid_exists {parked.uuid}") == "true"
+    for client in (first, out, watcher, again):
+        client.close()

@@ -66,6 +66,10 @@ What is simulated
   after a while); Switch.register_phone() stands for a SIP registration.
 - Recordings are real WAV files (16-bit PCM, 8000 Hz, stereo when
   RECORD_STEREO=true), a quiet tone per side, masked spans silent.
+- Faults, for tests: Switch.inject_garbage() writes raw bytes to chosen live
+  ESL connections; Switch.drop_connections() aborts ESL connections with a
+  TCP reset and no disconnect notice while the calls stay up;
+  Switch.restart() drops connections and channels.
 
 What is not simulated
 ---------------------
@@ -140,6 +144,6 @@ Known deviations from FreeSWITCH
 """
 from .channel import ChannelInfo
 from .scripts import CallerScript, PhoneScript
-from .switch import CallHandle, Phone, Switch
+from .switch import CallHandle, EslConnectionInfo, Phone, Switch
 
-__all__ = ["Switch", "CallerScript", "PhoneScript", "CallHandle", "ChannelInfo", "Phone"]
+__all__ = ["Switch", "CallerScript", "PhoneScript", "CallHandle", "ChannelInfo", "Phone", "EslConnectionInfo"]

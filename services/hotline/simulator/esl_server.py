@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -129,11 +131,12 @@ class Connection:
                 break
         self._close_socket()
 
-    def _close_socket(self) -> None:
-        try:
-            self.sock.shutdown(2)
-        except OSError:
-            pass
+    def _close_socket(self, orderly: bool = True) -> None:
+        if orderly:
+            try:
+                self.sock.shutdown(2)
+            except OSError:
+                pass
         try:
             self.sock.close()
         except OSError:
@@ -152,10 +155,20 @@ class Connection:
         self.closing = True
         self.out.put(_CLOSE)
 
-    def abort(self) -> None:
-        """Drop the connection at once (a switch restart)."""
+    @property
+    def kind(self) -> str:
+        return "outbound" if self.outbound else "inbound"
+
+    def abort(self, reset: bool = False) -> None:
+        """Drop the connection at once, with no disconnect notice (a switch restart, a fault test);
+        reset=True makes the peer see a TCP reset instead of an orderly close."""
         self.closing = True
-        self._close_socket()
+        if reset:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self._close_socket(orderly=not reset)
         if self.writer is not None:
             self.writer.kill(block=False)
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from .api import Api
 from .channel import Channel, ChannelInfo, Profile, new_uuid, now_us
@@ -26,6 +26,20 @@ log = logging.getLogger(__name__)
 
 AppList = Sequence[tuple[str, str]]
 DEFAULT_EXTENSION: list[tuple[str, str]] = [("answer", ""), ("park", "")]
+DEFAULT_GARBAGE = b"\x00\xff\xfe not an ESL frame \x7f\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class EslConnectionInfo:
+    """What a fault-injection filter sees of one live ESL connection."""
+
+    kind: str  # "inbound" (a client of the ESL port) or "outbound" (a socket application's connection)
+    peer: str  # "host:port" of the other end
+    session_uuid: Optional[str]  # the channel it controls (outbound, or inbound after "myevents <uuid>")
+    authenticated: bool
+
+
+ConnectionFilter = Union[None, str, Callable[[EslConnectionInfo], bool]]
 
 
 @dataclass
@@ -166,6 +180,48 @@ class Switch:
         self.stop()
         self._reset_core()
         self.start()
+
+    # -- fault injection (for tests) ------------------------------------------------
+    def inject_garbage(self, conn_filter: ConnectionFilter = None, data: bytes = DEFAULT_GARBAGE) -> int:
+        """Write raw bytes to every matching live ESL connection, as if FreeSWITCH had sent them.
+
+        conn_filter: None (every connection), "inbound", "outbound", or a predicate on
+        EslConnectionInfo. The bytes go out after whatever is already queued for the connection,
+        never inside a frame; nothing else changes (the connection stays up and keeps working).
+        Returns the number of connections written to.
+        """
+        conns = self._matching_connections(conn_filter)
+        for conn in conns:
+            conn.send(data)
+        return len(conns)
+
+    def drop_connections(self, kind: str = "all") -> int:
+        """Abort the matching ESL TCP connections abruptly: a TCP reset, no disconnect notice.
+
+        kind: "inbound", "outbound" or "all". Unlike restart(), channels are left alone and the
+        calls stay up; what FreeSWITCH itself does when a socket application's client goes away
+        still follows (the socket application ends: the call goes on with resume or inside a
+        bridge, and is hung up otherwise - see outbound.py). Returns the number dropped.
+        """
+        if kind not in ("inbound", "outbound", "all"):
+            raise ValueError(f"kind must be inbound, outbound or all, not {kind!r}")
+        conns = self._matching_connections(None if kind == "all" else kind)
+        for conn in conns:
+            conn.abort(reset=True)
+        return len(conns)
+
+    def _matching_connections(self, conn_filter: ConnectionFilter) -> list[Connection]:
+        if isinstance(conn_filter, str) and conn_filter not in ("inbound", "outbound"):
+            raise ValueError(f"conn_filter must be inbound, outbound or a predicate, not {conn_filter!r}")
+        out = []
+        for conn in list(self._connections):
+            if conn.closing or conn.gone:
+                continue
+            info = EslConnectionInfo(kind=conn.kind, peer=conn.peer, authenticated=conn.authed,
+                                     session_uuid=conn.session.uuid if conn.session is not None else None)
+            if conn_filter is None or conn_filter == info.kind or (callable(conn_filter) and conn_filter(info)):
+                out.append(conn)
+        return out
 
     def _drop_everything(self) -> None:
         for conn in list(self._connections):
