@@ -406,3 +406,15 @@ def test_cli_exits_2_with_one_line_per_problem():
     lines = done.stderr.strip().splitlines()
     assert lines[-1] == f"1 problem in {CONF}"
     assert lines[0].startswith(f"{CONF}/dialplan/public/00_hotline.xml:") and "HOTLINE_IVR_SOCKET_PORT" in lines[0]
+
+
+def test_with_several_nodes_the_tree_is_checked_against_its_own_node():
+    """HOTLINE_ESL_NODES: the tree's hotline_node_id picks the node whose
+    port event_socket must match."""
+    fs_env = {**ENV, "HOTLINE_ESL_NODE_ID": "fs2", "HOTLINE_ESL_PORT": "8022"}
+    assert check(fs_env=fs_env, hotline_env={**ENV, "HOTLINE_ESL_NODES": "fs1=127.0.0.1:8021,fs2=127.0.0.1:8022"}) == []
+    problems = check(fs_env=fs_env, hotline_env={**ENV, "HOTLINE_ESL_NODES": "fs1=127.0.0.1:8021,fs2=127.0.0.1:9000"})
+    assert any("listen-port is 8022" in p and "9000" in p and "HOTLINE_ESL_NODES" in p for p in problems), problems
+    problems = check(fs_env={**fs_env, "HOTLINE_ESL_NODE_ID": "fs7"},
+                     hotline_env={**ENV, "HOTLINE_ESL_NODES": "fs1=127.0.0.1:8021,fs2=127.0.0.1:8022"})
+    assert any("hotline_node_id is fs7" in p and "HOTLINE_ESL_NODES" in p for p in problems), problems

@@ -524,6 +524,9 @@ class Checker:
         self.contexts: dict[str, Node] = {}
         self.domains: dict[str, Node] = {}
         self.profiles: dict[str, Node] = {}
+        esl = settings.esl
+        self.node_id, self.esl_host, self.esl_port = esl.node_id, esl.host, esl.port
+        self.esl_source = ("HOTLINE_ESL_HOST, esl.host", "HOTLINE_ESL_PORT, esl.port", "HOTLINE_ESL_NODE_ID, esl.node_id")
 
     # -- reporting -------------------------------------------------------
     def show(self, path: pathlib.Path) -> str:
@@ -552,6 +555,7 @@ class Checker:
         self.pre.run(top)
         for where, message in self.pre.problems:
             self.problem(where, message)
+        self._choose_node(top)
         self._check_variables()
         self._check_environment_values()
         text, origins = self.pre.document()
@@ -659,6 +663,24 @@ class Checker:
             if name not in loaded:
                 self.problem(modules.where, f"{name} is not loaded: Hotline needs it for {why}")
 
+    # -- which node this tree is ---------------------------------------
+    def _choose_node(self, top: pathlib.Path) -> None:
+        """Which of Hotline's FreeSWITCH nodes this tree configures: the only
+        one, or (HOTLINE_ESL_NODES) the one named by hotline_node_id."""
+        esl = self.settings.esl
+        if not esl.nodes.strip():
+            return
+        self.esl_source = ("HOTLINE_ESL_NODES, esl.nodes",) * 3
+        defined = self.pre.variables.get("hotline_node_id")
+        name = defined.value if defined is not None else ""
+        for node_id, host, port in esl.node_addresses():
+            if node_id == name:
+                self.node_id, self.esl_host, self.esl_port = node_id, host, port
+                return
+        where = defined.where if defined is not None and defined.where is not None else Where(top)
+        self.problem(where, f"hotline_node_id is {name or 'empty'}, which is not one of Hotline's nodes "
+                            f"({', '.join(n for n, _, _ in esl.node_addresses())}: HOTLINE_ESL_NODES, esl.nodes)")
+
     # -- event socket ----------------------------------------------------
     def _check_event_socket(self) -> None:
         conf = self.configs.get("event_socket.conf")
@@ -688,27 +710,27 @@ class Checker:
         port_param = params.get("listen-port")
         port = _atoi(port_param.get("value")) if port_param is not None else 0
         port = port or 8021                                  # mod_event_socket's default
-        if port != esl.port:
+        if port != self.esl_port:
             at = port_param.where if port_param is not None else conf.where
-            self.problem(at, f"listen-port is {port} but Hotline connects to port {esl.port} "
-                             f"(HOTLINE_ESL_PORT, esl.port){self.pre.explain(at)}")
+            self.problem(at, f"listen-port is {port} but Hotline connects to port {self.esl_port} "
+                             f"({self.esl_source[1]}){self.pre.explain(at)}")
 
         ip_param = params.get("listen-ip")
         listen = (ip_param.get("value") if ip_param is not None else "") or "127.0.0.1"
         at = ip_param.where if ip_param is not None else conf.where
         if listen not in WILDCARD_ADDRESSES:
-            if _is_loopback(listen) and not _is_loopback(esl.host):
+            if _is_loopback(listen) and not _is_loopback(self.esl_host):
                 self.problem(at, f"listen-ip is {listen}, this machine only, but Hotline connects to "
-                                 f"{esl.host} (HOTLINE_ESL_HOST, esl.host){self.pre.explain(at)}")
-            elif not _is_loopback(listen) and listen != esl.host and (
-                    _ip(esl.host) is not None or _is_loopback(esl.host)):
-                self.problem(at, f"listen-ip is {listen} but Hotline connects to {esl.host} "
-                                 f"(HOTLINE_ESL_HOST, esl.host){self.pre.explain(at)}")
+                                 f"{self.esl_host} ({self.esl_source[0]}){self.pre.explain(at)}")
+            elif not _is_loopback(listen) and listen != self.esl_host and (
+                    _ip(self.esl_host) is not None or _is_loopback(self.esl_host)):
+                self.problem(at, f"listen-ip is {listen} but Hotline connects to {self.esl_host} "
+                                 f"({self.esl_source[0]}){self.pre.explain(at)}")
 
         if not value:
             return                                           # the guard ACL is reported above
         for name, acl_where in acls:
-            client = "127.0.0.1" if _is_loopback(esl.host) else None
+            client = "127.0.0.1" if _is_loopback(self.esl_host) else None
             if name in deny_all:
                 self.problem(acl_where, f"apply-inbound-acl {name} rejects every connection, Hotline's too")
             elif name not in BUILTIN_ACLS and "/" not in name and self._acl_list(name) is None:
@@ -716,11 +738,11 @@ class Checker:
                                         "rejects every inbound connection")
             elif client is None and name == "loopback.auto":
                 self.problem(acl_where, f"apply-inbound-acl loopback.auto admits only this machine's loopback, "
-                                        f"but Hotline connects to {esl.host} (HOTLINE_ESL_HOST, esl.host)"
+                                        f"but Hotline connects to {self.esl_host} ({self.esl_source[0]})"
                                         f"{self.pre.explain(acl_where)}")
             elif client is not None and self._acl_admits(name, client) is False:
                 self.problem(acl_where, f"apply-inbound-acl {name} rejects {client}, where Hotline connects "
-                                        f"from (HOTLINE_ESL_HOST={esl.host}){self.pre.explain(acl_where)}")
+                                        f"from ({self.esl_source[0]}: {self.esl_host}){self.pre.explain(acl_where)}")
 
     def _acl_list(self, name: str) -> Node | None:
         acl = self.configs.get("acl.conf")
@@ -819,9 +841,9 @@ class Checker:
                                        "hotline_node first: Hotline cannot tell which FreeSWITCH node it is on")
         else:
             value = node_set.get("data").partition("=")[2].strip()
-            if value != self.settings.esl.node_id:
+            if value != self.node_id:
                 self.problem(node_set.where, f"hotline_node is {value or 'empty'} but Hotline calls this node "
-                                             f"{self.settings.esl.node_id} (HOTLINE_ESL_NODE_ID, esl.node_id)"
+                                             f"{self.node_id} ({self.esl_source[2]})"
                                              f"{self.pre.explain(node_set.where)}")
 
     def _check_transfer(self, context_name: str, action: Node, app: str) -> None:
