@@ -1,0 +1,297 @@
+"""Which ready agent takes a call: skills with proficiency, timed relaxation,
+and pluggable strategies, answered from an index instead of a scan.
+
+A queue requires skills with minimum proficiency levels (1-10). While a
+call waits, the minimums relax in timed steps (bullseye routing): a step
+``Relaxation(after_s=30, drop=2)`` lowers every minimum by 2 (never below 1)
+once the call has waited 30 s; later steps replace earlier ones.
+
+Among the agents who are READY, meet the (relaxed) requirements and have not
+yet been tried for this call, the queue's strategy picks one:
+
+=================  ========================================================
+longest-idle       idle the longest (free since the earliest time)
+round-robin        offered a call from this queue the longest ago (never
+                   offered: first, by agent id)
+top-down           lowest tier for the queue, then the agent's order in it
+least-calls        fewest calls answered (since the counters were reset)
+least-talk-time    least talk time (since the counters were reset)
+random             uniformly at random (seeded: deterministic in tests)
+=================  ========================================================
+
+Ties are broken by agent id, so every choice is deterministic (random is
+deterministic for a given seed). A strategy is a key function: the agent
+with the smallest key wins; :func:`register_strategy` adds one.
+
+How it is fast: ready agents sit in lazy min-heaps, one per proficiency
+level (10) of an index, ordered by the strategy's key; queues with the same
+primary skill and a queue-independent strategy share an index (round-robin
+and top-down have one per queue), so making an agent ready costs one push
+per index of each of its skills. A choice peeks
+the best valid entry of each level at or above the relaxed minimum and
+takes the smallest; entries made stale by a state change are dropped when
+they surface. A choice costs O(10 + stale + skipped · log n), independent
+of how many agents are logged in.
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import random as random_mod
+from typing import Callable, Iterable, Mapping, Sequence
+
+from hotline.common.errors import InvalidArgument
+
+LEVELS = range(1, 11)
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirement:
+    skill: str
+    min_level: int = 1
+
+    def validate(self, field: str) -> None:
+        if not self.skill:
+            raise InvalidArgument(field, "a required skill has no name")
+        if not 1 <= self.min_level <= 10:
+            raise InvalidArgument(field, f"minimum level of {self.skill!r} must be between 1 and 10")
+
+
+@dataclasses.dataclass(frozen=True)
+class Relaxation:
+    after_s: int
+    drop: int
+
+    def validate(self, field: str) -> None:
+        if not 0 < self.after_s <= 86_400:
+            raise InvalidArgument(field, "after_s must be between 1 and 86400")
+        if not 1 <= self.drop <= 9:
+            raise InvalidArgument(field, "drop must be between 1 and 9 levels")
+
+
+def validate_rules(requirements: Sequence[Requirement], relaxation: Sequence[Relaxation]) -> None:
+    if not requirements:
+        raise InvalidArgument("requirements", "a queue needs at least one required skill")
+    seen = set()
+    for i, req in enumerate(requirements):
+        req.validate(f"requirements[{i}]")
+        if req.skill in seen:
+            raise InvalidArgument(f"requirements[{i}]", f"skill {req.skill!r} is required twice")
+        seen.add(req.skill)
+    previous = None
+    for i, step in enumerate(relaxation):
+        step.validate(f"relaxation[{i}]")
+        if previous is not None and (step.after_s <= previous.after_s or step.drop <= previous.drop):
+            raise InvalidArgument(f"relaxation[{i}]", "steps must come later and drop more than the one before")
+        previous = step
+
+
+def relaxed(requirements: Sequence[Requirement], relaxation: Sequence[Relaxation],
+            waited_s: float) -> tuple[Requirement, ...]:
+    """The requirements in force after waiting `waited_s` seconds."""
+    drop = 0
+    for step in relaxation:
+        if waited_s >= step.after_s:
+            drop = step.drop
+    if not drop:
+        return tuple(requirements)
+    return tuple(Requirement(r.skill, max(1, r.min_level - drop)) for r in requirements)
+
+
+@dataclasses.dataclass
+class AgentStats:
+    """What the strategies read about one agent."""
+
+    agent_id: str
+    skills: dict[str, int]
+    idle_since_us: int = 0
+    calls: int = 0
+    talk_us: int = 0
+    tiers: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)   # queue -> (tier, position)
+    last_offer_us: dict[str, int] = dataclasses.field(default_factory=dict)       # queue -> when
+
+
+Key = Callable[[AgentStats, str, "random_mod.Random"], tuple]
+# Strategies whose key depends on the queue keep one index per queue; the
+# others share one index per (skill, strategy) among all queues that use them.
+_PER_QUEUE = {"round-robin", "top-down"}
+
+_STRATEGIES: dict[str, Key] = {
+    "longest-idle": lambda a, q, r: (a.idle_since_us,),
+    "round-robin": lambda a, q, r: (a.last_offer_us.get(q, -1),),
+    "top-down": lambda a, q, r: a.tiers.get(q, (1_000_000, 1_000_000)),
+    "least-calls": lambda a, q, r: (a.calls,),
+    "least-talk-time": lambda a, q, r: (a.talk_us,),
+    "random": lambda a, q, r: (r.random(),),
+}
+
+
+def strategies() -> tuple[str, ...]:
+    return tuple(_STRATEGIES)
+
+
+def register_strategy(name: str, key: Key, *, per_queue: bool = True) -> None:
+    """A strategy of your own: key(agent, queue, rng) -> a tuple; smallest wins.
+    per_queue=False when the key does not depend on the queue (cheaper)."""
+    if not name or name in _STRATEGIES:
+        raise ValueError(f"strategy name {name!r} is empty or taken")
+    _STRATEGIES[name] = key
+    if per_queue:
+        _PER_QUEUE.add(name)
+
+
+def check_strategy(name: str) -> None:
+    if name not in _STRATEGIES:
+        raise InvalidArgument("strategy", f"{name!r} is not one of {', '.join(_STRATEGIES)}")
+
+
+@dataclasses.dataclass
+class _Index:
+    name: str                      # the queue's name, or "" for an index shared by queues
+    skill: str                     # the primary skill: agents with it are indexed here
+    strategy: str
+    heaps: dict[int, list[tuple]] = dataclasses.field(default_factory=lambda: {lvl: [] for lvl in LEVELS})
+    users: int = 0                 # queues using it
+
+
+class AgentSelector:
+    """The ready agents, indexed per queue. Not thread-safe (one greenlet)."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self.agents: dict[str, AgentStats] = {}
+        self._ready: dict[str, int] = {}        # agent id -> version of its current ready spell
+        self._version = 0
+        self._queues: dict[str, _Index] = {}
+        self._indexes: dict[tuple[str, str, str], _Index] = {}     # (skill, strategy, queue or "")
+        self._by_skill: dict[str, list[_Index]] = {}
+        self._rng = random_mod.Random(seed)
+
+    # -- queues --------------------------------------------------------------
+    def set_queue(self, name: str, primary_skill: str, strategy: str) -> None:
+        check_strategy(strategy)
+        old = self._queues.get(name)
+        if old is not None and old.skill == primary_skill and old.strategy == strategy:
+            return
+        self.remove_queue(name)
+        key = (primary_skill, strategy, name if strategy in _PER_QUEUE else "")
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = _Index(key[2], primary_skill, strategy)
+            self._by_skill.setdefault(primary_skill, []).append(index)
+            for agent_id in self._ready:
+                self._push(index, self.agents[agent_id])
+        index.users += 1
+        self._queues[name] = index
+
+    def remove_queue(self, name: str) -> None:
+        index = self._queues.pop(name, None)
+        if index is not None:
+            index.users -= 1
+            if not index.users:
+                del self._indexes[(index.skill, index.strategy, index.name)]
+                self._by_skill[index.skill].remove(index)
+
+    # -- agents --------------------------------------------------------------
+    def stats(self, agent_id: str, skills: Mapping[str, int] | None = None) -> AgentStats:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = AgentStats(agent_id, dict(skills or {}))
+        elif skills is not None and dict(skills) != agent.skills:
+            agent.skills = dict(skills)
+            if agent_id in self._ready:          # re-index under the new skills
+                self.set_ready(agent_id)
+        return agent
+
+    def set_ready(self, agent_id: str) -> None:
+        """The agent can take a call (again); its stats are read now for the keys."""
+        agent = self.agents[agent_id]
+        self._version += 1
+        self._ready[agent_id] = self._version
+        for skill in agent.skills:
+            for index in self._by_skill.get(skill, ()):
+                self._push(index, agent)
+
+    def set_busy(self, agent_id: str) -> None:
+        """Not available: reserved, on a call, wrap-up, not ready, logged out."""
+        self._ready.pop(agent_id, None)
+
+    def forget(self, agent_id: str) -> None:
+        self._ready.pop(agent_id, None)
+        self.agents.pop(agent_id, None)
+
+    def is_ready(self, agent_id: str) -> bool:
+        return agent_id in self._ready
+
+    def ready_count(self) -> int:
+        return len(self._ready)
+
+    def _push(self, index: _Index, agent: AgentStats) -> None:
+        level = agent.skills.get(index.skill, 0)
+        if level < 1:
+            return
+        key = _STRATEGIES[index.strategy](agent, index.name, self._rng)
+        heap = index.heaps[min(level, 10)]
+        heapq.heappush(heap, (key, agent.agent_id, self._ready[agent.agent_id]))
+        if len(heap) > 4 * len(self._ready) + 64:
+            # Stale entries that never surfaced: compact, so memory follows the ready agents.
+            heap[:] = [e for e in heap if self._ready.get(e[1]) == e[2]]
+            heapq.heapify(heap)
+
+    # -- the choice ------------------------------------------------------------
+    def choose(self, queue: str, requirements: Sequence[Requirement],
+               exclude: Iterable[str] = ()) -> str | None:
+        """The best ready agent for a call in `queue` under `requirements`
+        (already relaxed), not in `exclude`; None when there is none."""
+        index = self._queues.get(queue)
+        if index is None:
+            return None
+        excluded = set(exclude)
+        primary = next((r.min_level for r in requirements if r.skill == index.skill), 1)
+        others = [r for r in requirements if r.skill != index.skill]
+        heaps, ready = index.heaps, self._ready
+        tops: list[tuple[tuple, int]] = []       # the best valid entry of each level, merged
+        for level in range(max(primary, 1), 11):
+            heap = heaps[level]
+            while heap and ready.get(heap[0][1]) != heap[0][2]:
+                heapq.heappop(heap)              # stale: the agent left READY since it was pushed
+            if heap:
+                tops.append((heap[0], level))
+        heapq.heapify(tops)
+        held: list[tuple[int, tuple]] = []       # valid entries skipped for this call, to put back
+        try:
+            while tops:
+                entry, level = tops[0]
+                agent_id = entry[1]
+                if agent_id not in excluded:
+                    skills = self.agents[agent_id].skills
+                    if all(skills.get(r.skill, 0) >= r.min_level for r in others):
+                        return agent_id
+                heap = heaps[level]
+                held.append((level, heapq.heappop(heap)))
+                while heap and ready.get(heap[0][1]) != heap[0][2]:
+                    heapq.heappop(heap)
+                if heap:
+                    heapq.heapreplace(tops, (heap[0], level))
+                else:
+                    heapq.heappop(tops)
+            return None
+        finally:
+            for level, entry in held:
+                heapq.heappush(heaps[level], entry)
+
+    def eligible(self, queue: str, requirements: Sequence[Requirement], exclude: Iterable[str] = ()) -> list[str]:
+        """Every ready agent who could take the call, best first (for ring-all
+        and for checks); O(ready agents of the queue)."""
+        index = self._queues.get(queue)
+        if index is None:
+            return []
+        excluded = set(exclude)
+        found = []
+        for level, heap in index.heaps.items():
+            for key, agent_id, version in heap:
+                if self._ready.get(agent_id) != version or agent_id in excluded:
+                    continue
+                agent = self.agents[agent_id]
+                if all(agent.skills.get(r.skill, 0) >= r.min_level for r in requirements):
+                    found.append((key, agent_id))
+        return [agent_id for _, agent_id in sorted(set(found))]
