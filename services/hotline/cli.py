@@ -10,6 +10,7 @@
     hotline migrate     ClickHouse schema migrations (up, down, status)
     hotline simulator   the FreeSWITCH simulator on its own (ESL on :8021)
     hotline freeswitch-check  check a FreeSWITCH configuration tree against these settings
+    hotline bench routing     print the ACD's in-process decision figures
 
 Settings come from HOTLINE_* environment variables (and an optional TOML
 file, --config / HOTLINE_CONFIG); see docs/configuration.md.
@@ -37,6 +38,7 @@ ROLES: dict[str, str] = {
     "migrate": "apply, revert or list ClickHouse schema migrations",
     "simulator": "run the FreeSWITCH simulator (ESL) on its own, for trying Hotline without FreeSWITCH",
     "freeswitch-check": "check a FreeSWITCH configuration tree (freeswitch/conf) against Hotline's settings",
+    "bench": "run a benchmark and print its figures (routing: the ACD's decisions in process)",
 }
 
 
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         if role == "simulator":
             p.add_argument("--port", type=int, default=8021)
             p.add_argument("--ivr", default="127.0.0.1:9090", help="where the socket application connects")
+        if role == "bench":
+            p.add_argument("target", choices=("routing",), help="what to measure")
+            p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of that benchmark (--help)")
         if role == "freeswitch-check":
             p.add_argument("--conf", default="freeswitch/conf",
                            help="the FreeSWITCH configuration directory (default freeswitch/conf)")
@@ -145,6 +150,9 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
         switch.add_extension(dnis="5000", apps=[("set", "outside_call=true"),
                                                 ("socket", f"{args.ivr} async full")])
         return _serve([switch])
+    if role == "bench":
+        from hotline.routing import bench
+        return bench.main(args.bench_args)
     if role == "freeswitch-check":
         from hotline.freeswitch import confcheck
         return confcheck.report(confcheck.check_tree(args.conf, settings=settings), args.conf)
@@ -164,7 +172,7 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[..., int] = run_rol
     except ConfigError as exc:
         print(f"hotline: configuration error: {exc}", file=sys.stderr)
         return 2
-    interactive = args.role in ("demo", "migrate", "freeswitch-check")
+    interactive = args.role in ("demo", "migrate", "freeswitch-check", "bench")
     hlog.configure(settings.log.level if not interactive else "WARNING",
                    json_output=settings.log.json and not interactive,
                    stream=sys.stderr if interactive else None)

@@ -4,9 +4,12 @@ side (api.py) changes configuration and agent states. Every state change
 is recorded as an event in ``self.outbox`` for the service to publish.
 
 Where does a call get its agent? :meth:`Acd.next_assignments`: waiting calls
-in order of priority (higher first) then time in queue (longest first); for
-each, the READY agent with the queue's skill who has been idle longest and
-has not yet been tried for this call.
+across all queues in order of priority (higher first) then time in queue
+(longest first); for each, the READY agent who meets the queue's skill
+requirements (relaxed by how long the call has waited) and has not yet been
+tried for this call, chosen by the queue's strategy (hotline.routing.selection).
+So when an agent frees up, the call they get is the highest-priority,
+then longest-waiting call they are eligible for, whatever its queue.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Callable
 
 from hotline.common.errors import Conflict, InvalidArgument, NotFound
 from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.routing.selection import AgentSelector, Relaxation, Requirement, check_strategy, relaxed, validate_rules
 
 AgentState = ev.AgentState
 SETTABLE_STATES = (ev.LOGGED_OUT, ev.NOT_READY, ev.READY)
@@ -38,6 +42,13 @@ class QueueConfig:
     wrap_up_s: int = 0
     hold_music: str = "local_stream://moh"
     ring_timeout_s: int = 15
+    strategy: str = "longest-idle"
+    # Skills a call needs, with minimum levels; empty: the queue's skill at level 1.
+    requirements: tuple[Requirement, ...] = ()
+    relaxation: tuple[Relaxation, ...] = ()
+
+    def rules(self) -> tuple[Requirement, ...]:
+        return self.requirements or (Requirement(self.skill, 1),)
 
     def validate(self) -> None:
         if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
@@ -50,6 +61,10 @@ class QueueConfig:
             raise InvalidArgument("wrap_up_s", "must be between 0 and 3600")
         if not 5 <= self.ring_timeout_s <= 120:
             raise InvalidArgument("ring_timeout_s", "must be between 5 and 120")
+        check_strategy(self.strategy)
+        validate_rules(self.rules(), self.relaxation)
+        if self.requirements and self.requirements[0].skill != self.skill:
+            raise InvalidArgument("requirements[0]", f"the first required skill must be the queue's skill {self.skill!r}")
 
 
 @dataclasses.dataclass
@@ -67,7 +82,9 @@ class Agent:
     missed_offers: int = 0               # consecutive offers not answered
 
     def serves(self, queue: QueueConfig) -> bool:
-        return self.skills.get(queue.skill, 0) >= 1
+        """Could take this queue's calls once its requirements have fully relaxed."""
+        lowest = relaxed(queue.rules(), queue.relaxation, float("inf"))
+        return all(self.skills.get(r.skill, 0) >= r.min_level for r in lowest)
 
 
 @dataclasses.dataclass
@@ -112,11 +129,13 @@ class Acd:
         self.calls: dict[str, QueuedCall] = {}
         self.outbox: list[tuple[str, object]] = []     # ("agent"|"queue", message)
         self._seq = itertools.count(1)
+        self.selector = AgentSelector()
 
     # -- configuration -------------------------------------------------
     def upsert_queue(self, queue: QueueConfig) -> QueueConfig:
         queue.validate()
         self.queues[queue.name] = queue
+        self.selector.set_queue(queue.name, queue.skill, queue.strategy, (r.skill for r in queue.rules()))
         return queue
 
     def upsert_agent(self, agent_id: str, name: str, contact: str, skills: dict[str, int]) -> Agent:
@@ -136,6 +155,7 @@ class Acd:
             self.agents[agent_id] = agent
         else:
             agent.name, agent.contact, agent.skills = name, contact, dict(skills)
+        self.selector.stats(agent_id, agent.skills)
         return agent
 
     def agent(self, agent_id: str) -> Agent:
@@ -174,6 +194,11 @@ class Acd:
         agent.call_uuid, agent.queue = call_uuid, queue
         if state == ev.READY and previous != ev.RESERVED:
             agent.idle_since_us = now
+        if state == ev.READY:
+            self.selector.stats(agent.agent_id).idle_since_us = agent.idle_since_us
+            self.selector.set_ready(agent.agent_id)
+        else:
+            self.selector.set_busy(agent.agent_id)
         self.outbox.append(("agent", ev.AgentStateEvent(
             event_id=self.new_uuid(), agent_id=agent.agent_id, state=state, previous_state=previous,
             reason=reason, timestamp_us=now, previous_state_since_us=previous_since,
@@ -258,16 +283,22 @@ class Acd:
         return assignments
 
     def choose_agent(self, queue: QueueConfig, call: QueuedCall) -> Agent | None:
-        """Longest-idle READY agent with the queue's skill not yet tried for this call.
+        """The agent the queue's strategy picks among the READY agents who
+        meet the call's (relaxed) requirements and were not yet tried for it.
         When every eligible agent has been tried, the round starts again."""
-        eligible = [a for a in self.agents.values() if a.state == ev.READY and a.serves(queue)]
-        if not eligible:
+        if not self.selector.ready_count():
             return None
-        fresh = [a for a in eligible if a.agent_id not in call.tried]
-        if not fresh:
-            call.tried.clear()
-            fresh = eligible
-        return min(fresh, key=lambda a: (a.idle_since_us, a.agent_id))
+        waited_s = (self.clock_us() - call.enqueued_us) / 1e6
+        rules = relaxed(queue.rules(), queue.relaxation, waited_s)
+        agent_id = self.selector.choose(queue.name, rules, call.tried)
+        if agent_id is None and call.tried:
+            agent_id = self.selector.choose(queue.name, rules)
+            if agent_id is not None:
+                call.tried.clear()
+        if agent_id is None:
+            return None
+        self.selector.stats(agent_id).last_offer_us[queue.name] = self.clock_us()
+        return self.agents[agent_id]
 
     def _call_for_offer(self, call_uuid: str, agent_id: str) -> QueuedCall | None:
         call = self.calls.get(call_uuid)
@@ -311,6 +342,10 @@ class Acd:
         agent = self.agents.get(call.agent_id) if call.agent_id else None
         if call.state is CallState.CONNECTED:
             self._queue_event(call, ev.QUEUE_CALL_ENDED, agent_id=call.agent_id)
+            if agent is not None:
+                stats = self.selector.stats(agent.agent_id)     # least-calls, least-talk-time
+                stats.calls += 1
+                stats.talk_us += max(0, self.clock_us() - call.connected_us)
             if agent is not None and agent.call_uuid == call_uuid:
                 self._after_call(agent, self.queues.get(call.queue), call_uuid)
         else:

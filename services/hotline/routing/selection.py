@@ -25,9 +25,10 @@ with the smallest key wins; :func:`register_strategy` adds one.
 
 How it is fast: ready agents sit in lazy min-heaps, one per proficiency
 level (10) of an index, ordered by the strategy's key; queues with the same
-primary skill and a queue-independent strategy share an index (round-robin
-and top-down have one per queue), so making an agent ready costs one push
-per index of each of its skills. A choice peeks
+required skills and a queue-independent strategy share an index (round-robin
+and top-down have one per queue); an index holds only agents who have every
+skill its queues require, so a choice rarely skips anyone. Making an agent
+ready costs one push per index it belongs to. A choice peeks
 the best valid entry of each level at or above the relaxed minimum and
 takes the smallest; entries made stale by a state change are dropped when
 they surface. A choice costs O(10 + stale + skipped · log n), independent
@@ -148,10 +149,13 @@ def check_strategy(name: str) -> None:
 @dataclasses.dataclass
 class _Index:
     name: str                      # the queue's name, or "" for an index shared by queues
-    skill: str                     # the primary skill: agents with it are indexed here
+    skill: str                     # the primary skill: agents with it are indexed here, by its level
     strategy: str
+    needs: tuple[str, ...] = ()    # further skills an agent must have (at any level) to be indexed
     heaps: dict[int, list[tuple]] = dataclasses.field(default_factory=lambda: {lvl: [] for lvl in LEVELS})
     users: int = 0                 # queues using it
+    pushes: int = 0                # entries pushed since the last compaction
+    live: int = 0                  # valid entries found at the last compaction
 
 
 class AgentSelector:
@@ -162,21 +166,25 @@ class AgentSelector:
         self._ready: dict[str, int] = {}        # agent id -> version of its current ready spell
         self._version = 0
         self._queues: dict[str, _Index] = {}
-        self._indexes: dict[tuple[str, str, str], _Index] = {}     # (skill, strategy, queue or "")
+        # (primary skill, strategy, queue or "", other skills) -> index
+        self._indexes: dict[tuple[str, str, str, tuple[str, ...]], _Index] = {}
         self._by_skill: dict[str, list[_Index]] = {}
         self._rng = random_mod.Random(seed)
 
     # -- queues --------------------------------------------------------------
-    def set_queue(self, name: str, primary_skill: str, strategy: str) -> None:
+    def set_queue(self, name: str, primary_skill: str, strategy: str, other_skills: Iterable[str] = ()) -> None:
+        """A queue whose calls need `primary_skill` (and `other_skills`, at
+        levels given with each choice), routed by `strategy`."""
         check_strategy(strategy)
+        needs = tuple(sorted(set(other_skills) - {primary_skill}))
         old = self._queues.get(name)
-        if old is not None and old.skill == primary_skill and old.strategy == strategy:
+        if old is not None and (old.skill, old.strategy, old.needs) == (primary_skill, strategy, needs):
             return
         self.remove_queue(name)
-        key = (primary_skill, strategy, name if strategy in _PER_QUEUE else "")
+        key = (primary_skill, strategy, name if strategy in _PER_QUEUE else "", needs)
         index = self._indexes.get(key)
         if index is None:
-            index = self._indexes[key] = _Index(key[2], primary_skill, strategy)
+            index = self._indexes[key] = _Index(key[2], primary_skill, strategy, needs)
             self._by_skill.setdefault(primary_skill, []).append(index)
             for agent_id in self._ready:
                 self._push(index, self.agents[agent_id])
@@ -188,7 +196,7 @@ class AgentSelector:
         if index is not None:
             index.users -= 1
             if not index.users:
-                del self._indexes[(index.skill, index.strategy, index.name)]
+                del self._indexes[(index.skill, index.strategy, index.name, index.needs)]
                 self._by_skill[index.skill].remove(index)
 
     # -- agents --------------------------------------------------------------
@@ -226,16 +234,22 @@ class AgentSelector:
         return len(self._ready)
 
     def _push(self, index: _Index, agent: AgentStats) -> None:
-        level = agent.skills.get(index.skill, 0)
-        if level < 1:
+        skills = agent.skills
+        level = skills.get(index.skill, 0)
+        if level < 1 or any(skills.get(skill, 0) < 1 for skill in index.needs):
             return
         key = _STRATEGIES[index.strategy](agent, index.name, self._rng)
-        heap = index.heaps[min(level, 10)]
-        heapq.heappush(heap, (key, agent.agent_id, self._ready[agent.agent_id]))
-        if len(heap) > 4 * len(self._ready) + 64:
-            # Stale entries that never surfaced: compact, so memory follows the ready agents.
-            heap[:] = [e for e in heap if self._ready.get(e[1]) == e[2]]
-            heapq.heapify(heap)
+        heapq.heappush(index.heaps[min(level, 10)], (key, agent.agent_id, self._ready[agent.agent_id]))
+        index.pushes += 1
+        if index.pushes > 64 + 2 * index.live:
+            # Drop the stale entries that never surfaced: memory and heap depth follow
+            # the ready agents; amortised O(1) per push.
+            ready, live = self._ready, 0
+            for heap in index.heaps.values():
+                heap[:] = [e for e in heap if ready.get(e[1]) == e[2]]
+                heapq.heapify(heap)
+                live += len(heap)
+            index.pushes, index.live = 0, live
 
     # -- the choice ------------------------------------------------------------
     def choose(self, queue: str, requirements: Sequence[Requirement],

@@ -194,3 +194,47 @@ def test_reservation_that_never_resolves_expires(acd, clock):
     acd.tick()
     assert acd.agents["a1"].state == ev.READY
     assert acd.calls["c1"].state is CallState.WAITING
+
+
+# -- strategies and skills through the ACD ------------------------------------------
+def test_queue_strategy_and_requirements_with_relaxation_drive_the_choice(clock):
+    from hotline.routing.selection import Relaxation, Requirement
+
+    acd = Acd(clock)
+    acd.upsert_queue(QueueConfig("vip", "support", strategy="least-calls",
+                                 requirements=(Requirement("support", 8),), relaxation=(Relaxation(30, 4),)))
+    ready(acd, clock, "junior", {"support": 4})
+    acd.enqueue("c1", "vip")
+    assert acd.next_assignments() == []           # nobody at level 8 yet
+    clock.advance(31)
+    [a] = acd.next_assignments()                   # relaxed to 4 after 30 s
+    assert a.agent.agent_id == "junior"
+
+
+def test_least_calls_counts_answered_calls(clock):
+    acd = Acd(clock)
+    acd.upsert_queue(QueueConfig("q", "support", strategy="least-calls"))
+    ready(acd, clock, "a1")
+    ready(acd, clock, "a2")
+    acd.enqueue("c1", "q")
+    [first] = acd.next_assignments()
+    assert first.agent.agent_id == "a1"
+    acd.connected("c1", "a1")
+    clock.advance(10)
+    acd.call_ended("c1")                           # a1 has answered one call
+    clock.advance(1)
+    acd.tick()
+    acd.enqueue("c2", "q")
+    [second] = acd.next_assignments()
+    assert second.agent.agent_id == "a2"
+
+
+def test_bad_queue_rules_are_refused_naming_the_field(clock):
+    from hotline.routing.selection import Requirement
+
+    acd = Acd(clock)
+    with pytest.raises(InvalidArgument, match="strategy"):
+        acd.upsert_queue(QueueConfig("q", "support", strategy="fastest-typist"))
+    with pytest.raises(InvalidArgument, match=r"requirements\[0\]"):
+        acd.upsert_queue(QueueConfig("q", "support", requirements=(Requirement("sales", 3),)))
+    assert "q" not in acd.queues

@@ -11,9 +11,9 @@ from hotline.routing.selection import (AgentSelector, Relaxation, Requirement, c
                                        relaxed, strategies, validate_rules)
 
 
-def selector(strategy="longest-idle", skill="support"):
+def selector(strategy="longest-idle", skill="support", others=()):
     s = AgentSelector(seed=7)
-    s.set_queue("q", skill, strategy)
+    s.set_queue("q", skill, strategy, others)
     return s
 
 
@@ -163,9 +163,9 @@ op = st.one_of(
 
 
 @settings(max_examples=150, deadline=None)
-@given(strategy=st.sampled_from(STRATS), ops=st.lists(op, max_size=60))
-def test_choices_equal_a_full_scan(strategy, ops):
-    s = selector(strategy)
+@given(strategy=st.sampled_from(STRATS), ops=st.lists(op, max_size=60), needs_extra=st.booleans())
+def test_choices_equal_a_full_scan(strategy, ops, needs_extra):
+    s = selector(strategy, others=("extra",) if needs_extra else ())
     for i in range(8):
         add(s, f"a{i}", (i % 10) + 1, ready=False, skills={"support": (i % 10) + 1, "extra": (i * 3) % 10 + 1})
     for kind, i, x in ops:

@@ -1,0 +1,11 @@
+"""`hotline bench routing` runs and prints its figures (no timing asserted)."""
+from hotline.routing import bench
+
+
+def test_routing_bench_prints_its_figures(capsys):
+    assert bench.main(["--decisions", "300", "--agents", "300", "--queues", "12", "--skills", "6"]) == 0
+    out = capsys.readouterr().out
+    for figure in ("decisions/s", "cycles/s", "p50", "p99", "nobody was eligible"):
+        assert figure in out
+    result = bench.run(decisions=200, agents=200, queues=10, skills=5)
+    assert result["decisions"] == 200 and result["p50_ms"] <= result["p99_ms"]
