@@ -14,7 +14,8 @@ Inputs, per queue
 - θ, the abandon hazard (1/s): decayed abandons ÷ decayed seconds callers
   spent waiting (answered and abandoned calls). Exponential patience makes this
   the maximum-likelihood estimate. It needs the waits of answered calls
-  (``call_answered(..., waited_s=...)``); without them the adjustment is off.
+  (``call_answered(..., waited_s=...)``): while more than 1 % of the (decayed)
+  answered calls came without one, θ = 0 and the adjustment is off.
 - c, the servers: agents serving the queue who are ready or busy (not those
   logged out or not ready), and when known the start times of the busy agents'
   current calls (``busy_since_us``); i = c − busy of them are free.
@@ -23,30 +24,40 @@ Inputs, per queue
 
 Formula
 -------
-If k ≤ i (an agent is free for the caller): EWT = 0. Otherwise k' = k − i
-answers must happen first, and with h = AHT / c (the mean gap between
-answers when all c agents are busy):
+If k ≤ i (an agent is free for the caller): EWT = 0. Without busy_since_us
+all c agents count as busy (i = 0). Otherwise k' = k − i answers must happen,
+this caller's included, and with h = AHT / c (the mean gap between answers
+while all c agents are busy):
 
-    T1   time to the first answer
-         = h                                    without busy_since_us
-         = 1 / Σ_j 1/r_j                        with the busy agents' call starts,
-           r_j = E[H − a_j | H > a_j], the mean residual handle time of busy
-           agent j whose call has lasted a_j, H lognormal with the decayed
-           mean and variance (the departure rates 1/r_j add up; exact for
-           exponential handle times, where it gives h again)
-    n1   = (k' − 1)·e^(−θ·T1)                   callers ahead still waiting then
-    r    = max(0, n1 − 1)                       still ahead after the first answer
-    D(r) = ln(1 + θ·r·h) / θ                    (= r·h when θ = 0) time for them to
-                                                be answered or hang up: fluid queue
-                                                drained at 1/h + θ·(callers)
-    EWT  = T1 + D(r) + h·min(1, n1)
+    T1  = time to the first answer:
+          h                                 without busy_since_us
+          1 / Σ_j 1/r_j                     with the busy agents' call starts:
+                                            r_j = E[H − a_j | H > a_j] is the mean
+                                            residual handle time of busy agent j,
+                                            whose call has lasted a_j, for H
+                                            lognormal with the decayed mean and
+                                            variance; the agents' answer rates
+                                            1/r_j add up
+    m1  = (k' − 1)·e^(−θ·T1)                the callers ahead still waiting then
+    W   = T1 + ln(1 + θ·h·m1) / θ           the wait of a caller who never hangs up:
+                                            after T1, a fluid queue of m1 callers
+                                            drains at 1/h answers plus θ·m hang-ups
+                                            per second (= T1 + m1·h when θ = 0)
+    EWT = W / (1 + θ·W / k')                the mean wait of the callers at this
+                                            position who are answered
 
-With θ = 0 and no call starts this is the textbook EWT = k'·AHT / c.
+The last step (``answered_only=True``, the default) matches what ASA
+measures: callers who would wait longer hang up more often, so those who are
+answered waited less than W. For a wait ≈ Gamma(shape k', mean W) and
+exponential patience, E[wait | answered] = W / (1 + θ·W/k') exactly. With
+θ = 0 and no call starts all of this is the textbook EWT = k'·AHT / c.
+EWT never decreases with the position and never increases with the servers.
 
 Cold start and confidence
 -------------------------
 With no handle time yet the queue's ``default_handle_s`` stands in (basis
-"cold start"); without one the estimate is NaN. ``known`` is True only when
+"cold start", with the variance of exponential handle times, AHT²); without
+one the estimate is NaN. ``known`` is True only when
 the queue has at least ``min_samples`` handle times (and c > 0), or when an
 agent is free (EWT 0 is then known without history). With c = 0 the wait is
 infinite and not known.
@@ -298,12 +309,11 @@ class EwtEstimator:
             basis += f", next answer in {first:.1f} s from {len(busy)} busy agents"
         else:
             first = gap
-        before_first = (ahead - 1) * math.exp(-theta * first)
-        rest = max(0.0, before_first - 1.0)
-        drain = math.log1p(theta * rest * gap) / theta if theta > 0 else rest * gap
-        seconds = first + drain + gap * min(1.0, before_first)
+        still_ahead = (ahead - 1) * math.exp(-theta * first)     # m1
+        drain = math.log1p(theta * still_ahead * gap) / theta if theta > 0 else still_ahead * gap
+        seconds = first + drain                                   # W
         if theta > 0 and self.answered_only:
-            seconds /= 1.0 + theta * seconds / (1.0 + before_first)
+            seconds /= 1.0 + theta * seconds / ahead
         basis += f", position {position}, {servers} servers"
         if theta > 0:
             basis += f", abandon hazard {theta * 3600:.1f}/h"
