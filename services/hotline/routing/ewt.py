@@ -164,9 +164,9 @@ class EwtEstimator:
 
     # -- queues ----------------------------------------------------------
     def add_queue(self, queue: str, *, default_handle_s: float | None = None) -> None:
-        """Start estimating for a queue (idempotent; keeps its history).
-        default_handle_s: the handle time assumed until the first call is handled
-        (falls back to the estimator's default)."""
+        """Start estimating for a queue. Adding it again keeps its history and
+        sets its default anew. default_handle_s: the handle time assumed until
+        the queue's first handled call (None: the estimator's default)."""
         if not isinstance(queue, str) or not queue:
             raise InvalidEwtInput("queue", f"must be a non-empty name, not {queue!r}")
         default = (self.default_handle_s if default_handle_s is None

@@ -67,6 +67,7 @@ class Result:
     queued_mean_wait_s: float
     queued_median_abs_error_s: float
     queued_p90_abs_error_s: float
+    queued_naive_median_abs_error_s: float
     queued_textbook_median_abs_error_s: float
 
     @property
@@ -221,6 +222,7 @@ def simulate(scenario: Scenario, *, make_estimator: Callable[[Callable[[], int]]
         queued_mean_wait_s=mean_wait(queued),
         queued_median_abs_error_s=_quantile(queued_errors, 0.5),
         queued_p90_abs_error_s=_quantile(queued_errors, 0.9),
+        queued_naive_median_abs_error_s=_quantile(errors(queued, "naive_s"), 0.5),
         queued_textbook_median_abs_error_s=_quantile(errors(queued, "textbook_s"), 0.5))
 
 
@@ -239,7 +241,7 @@ def format_results(results: Iterable[Result]) -> str:
     (|EWT − actual wait|), in seconds."""
     header = ("scenario", "load", "answered", "estimated", "abandoned", "mean wait", "median err", "p90 err",
               "err/wait", "naive", "textbook", "| queued", "mean wait", "median err", "p90 err", "err/wait",
-              "textbook")
+              "naive", "textbook")
     rows = [header]
     for r in results:
         rows.append((r.scenario.name, f"{r.scenario.load:.2f}", str(r.served), str(r.estimated), str(r.abandoned),
@@ -248,6 +250,7 @@ def format_results(results: Iterable[Result]) -> str:
                      f"{r.textbook_median_abs_error_s:.1f}", f"| {_ratio(r.queued_share)}",
                      f"{r.queued_mean_wait_s:.1f}", f"{r.queued_median_abs_error_s:.1f}",
                      f"{r.queued_p90_abs_error_s:.1f}", _ratio(r.queued_relative_error),
+                     f"{r.queued_naive_median_abs_error_s:.1f}",
                      f"{r.queued_textbook_median_abs_error_s:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
