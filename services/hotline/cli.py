@@ -11,6 +11,7 @@
     hotline simulator   the FreeSWITCH simulator on its own (ESL on :8021)
     hotline freeswitch-check  check a FreeSWITCH configuration tree against these settings
     hotline bench routing     print the ACD's in-process decision figures
+    hotline bench ewt         print the expected-wait estimator's error against simulated outcomes
 
 Settings come from HOTLINE_* environment variables (and an optional TOML
 file, --config / HOTLINE_CONFIG); see docs/configuration.md.
@@ -38,7 +39,8 @@ ROLES: dict[str, str] = {
     "migrate": "apply, revert or list ClickHouse schema migrations",
     "simulator": "run the FreeSWITCH simulator (ESL) on its own, for trying Hotline without FreeSWITCH",
     "freeswitch-check": "check a FreeSWITCH configuration tree (freeswitch/conf) against Hotline's settings",
-    "bench": "run a benchmark and print its figures (routing: the ACD's decisions in process)",
+    "bench": "run a benchmark and print its figures (routing: the ACD's decisions in process; "
+             "ewt: expected-wait accuracy against simulated outcomes)",
 }
 
 
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--port", type=int, default=8021)
             p.add_argument("--ivr", default="127.0.0.1:9090", help="where the socket application connects")
         if role == "bench":
-            p.add_argument("target", choices=("routing",), help="what to measure")
+            p.add_argument("target", choices=("routing", "ewt"), help="what to measure")
             p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of that benchmark (--help)")
         if role == "freeswitch-check":
             p.add_argument("--conf", default="freeswitch/conf",
@@ -151,6 +153,9 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
                                                 ("socket", f"{args.ivr} async full")])
         return _serve([switch])
     if role == "bench":
+        if args.target == "ewt":
+            from hotline.routing import ewt_sim
+            return ewt_sim.main(args.bench_args)
         from hotline.routing import bench
         return bench.main(args.bench_args)
     if role == "freeswitch-check":

@@ -117,11 +117,15 @@ def test_connection_drop_between_an_event_and_its_reply(platform, caplog):
 
 
 def test_caller_hangs_up_while_the_ivr_plays(platform):
+    import dataclasses
+
     from hotline.simulator import CallerScript
 
+    # A greeting long enough that the hang-up surely lands inside it (20 s, 4 s at media scale 0.2).
+    platform.ivr.menu = dataclasses.replace(platform.ivr.menu, greeting="silence_stream://20000")
     call = platform.switch.place_call(ani="+15550301", dnis="5000", script=CallerScript(digits=""))
     wait_for(lambda: (ch := platform.switch.get_channel(call.uuid)) is not None
-             and ch.info().application == "playback", what="the greeting playing")
+             and ch.info().application == "playback", interval=0.02, what="the greeting playing")
     call.hangup()
 
     wait_for(lambda: ivr_metrics.SESSIONS_ACTIVE._value.get() == 0, what="the IVR session over")

@@ -9,3 +9,11 @@ def test_routing_bench_prints_its_figures(capsys):
         assert figure in out
     result = bench.run(decisions=200, agents=200, queues=10, skills=5)
     assert result["decisions"] == 200 and result["p50_ms"] <= result["p99_ms"]
+
+
+def test_bench_subcommand_runs_both_benchmarks(capsys):
+    from hotline import cli
+
+    assert cli.main(["bench", "routing", "--decisions", "100", "--agents", "100", "--queues", "5",
+                     "--skills", "4"]) == 0
+    assert "decisions/s" in capsys.readouterr().out
