@@ -83,7 +83,7 @@ class EslConnection(EslProtocol, InboundESL):
         self._setup_protocol(max_event_backlog)
         self.peer = f"{host}:{port}"
         self.node_id = node_id
-        self.metrics_node = node_id
+        self._count_events_as(node_id)
         self.events = events
         self.event_format = event_format
         self.reconnect_min_s = reconnect_min_s

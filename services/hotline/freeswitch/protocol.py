@@ -369,7 +369,13 @@ class EslProtocol(ESLProtocol):
     peer = "?"
     frame_timeout_s: float | None = 10.0
     command_timeout_s: float | None = 10.0
-    metrics_node: str | None = None      # label of this connection's metrics (inbound only)
+    # This connection's event metrics (events, backlog, back-pressure), labelled
+    # with its node: set by inbound connections; outbound calls have none.
+    _event_metrics: tuple[Any, Any, Any] | None = None
+
+    def _count_events_as(self, node: str) -> None:
+        self._event_metrics = (metrics.EVENTS.labels(node), metrics.BACKLOG.labels(node),
+                               metrics.BACKPRESSURE.labels(node))
 
     def _setup_protocol(self, max_event_backlog: int = 10000) -> None:
         if max_event_backlog < 1:
@@ -495,21 +501,21 @@ class EslProtocol(ESLProtocol):
         behind those events wait too, which is why event handlers must not
         wait for an ESL reply themselves (see _wait)."""
         queue = self._esl_event_queue
-        node = self.metrics_node
-        if node is not None:
-            metrics.EVENTS.labels(node).inc()
+        counters = self._event_metrics
+        if counters is not None:
+            counters[0].inc()
         if queue.full():
             if not self._backpressure:
                 self._backpressure = True
                 log.warning("ESL %s: %d events wait for their handlers; reading from FreeSWITCH pauses until "
                             "they catch up (back-pressure)", self.peer, queue.qsize())
-            if node is not None:
-                metrics.BACKPRESSURE.labels(node).inc()
+            if counters is not None:
+                counters[2].inc()
             queue.put(event)
         else:
             queue.put_nowait(event)
-        if node is not None:
-            metrics.BACKLOG.labels(node).set(queue.qsize())
+        if counters is not None:
+            counters[1].set(queue.qsize())
 
     # -- commands out ----------------------------------------------------------
     def _write(self, payload: bytes, description: str, *, timeout: float | None,
@@ -579,7 +585,7 @@ class EslProtocol(ESLProtocol):
 
     def process_events(self) -> None:
         queue = self._esl_event_queue
-        node = self.metrics_node
+        counters = self._event_metrics
         while True:
             event = queue.get()
             if event is _STOP:
@@ -588,8 +594,8 @@ class EslProtocol(ESLProtocol):
             if self._backpressure and queue.qsize() <= self.max_event_backlog // 2:
                 self._backpressure = False
                 log.info("ESL %s: handlers caught up; reading from FreeSWITCH again", self.peer)
-            if node is not None:
-                metrics.BACKLOG.labels(node).set(queue.qsize())
+            if counters is not None:
+                counters[1].set(queue.qsize())
 
     def _dispatch(self, event: EslEvent) -> None:
         if event.content_type == "text/disconnect-notice":

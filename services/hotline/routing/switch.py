@@ -246,7 +246,7 @@ class SwitchSide:
         ended = self.acd.reconcile(live, on_this_node)
         now = self.acd.clock_us()
         for call in ended:
-            node, snapshot = self._callers.pop(call.call_uuid, (conn.node_id, None))
+            _, snapshot = self._callers.pop(call.call_uuid, (conn.node_id, None))
             cdr = (lost_caller_cdr(snapshot, call, conn.node_id, now) if snapshot
                    else reconciled_cdr(call, conn.node_id, now))
             self.bus.publish(topics.CDRS, cdr.call_uuid, cdr)
