@@ -91,6 +91,13 @@ class EventBus(abc.ABC):
         self._consumers.append(consumer)
         return consumer
 
+    def read_log(self, topic_names: Sequence[str], since_ms: int | None = None,
+                 timeout_s: float = 60.0) -> list[RawRecord]:
+        """Every record of the topics (with a timestamp >= since_ms, if given)
+        up to their current end, in publish order per partition. Used to
+        rebuild state after a restart; no consumer group is involved."""
+        raise NotImplementedError
+
     def healthy(self) -> bool:
         return True
 
@@ -235,6 +242,10 @@ class InProcessBus(EventBus):
 
     def messages(self, topic: str) -> list[RawRecord]:
         return list(self._logs[topic])
+
+    def read_log(self, topic_names: Sequence[str], since_ms: int | None = None,
+                 timeout_s: float = 60.0) -> list[RawRecord]:
+        return [r for t in topic_names for r in self._logs[t] if since_ms is None or r.timestamp_ms >= since_ms]
 
 
 class _InProcessSource(Source):

@@ -13,7 +13,7 @@ import time
 from typing import Sequence
 
 from google.protobuf.message import Message
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -50,7 +50,9 @@ class KafkaBus(EventBus):
                 time.sleep(0.5)
         try:
             existing = set(admin.list_topics())
-            wanted = [NewTopic(name, self.partitions, 1) for name in self._by_full_name if name not in existing]
+            wanted = [NewTopic(name, self.partitions, 1,
+                               topic_configs={"cleanup.policy": "compact"} if short in topics.COMPACTED else {})
+                      for name, short in self._by_full_name.items() if name not in existing]
             if wanted:
                 try:
                     admin.create_topics(wanted)
@@ -98,6 +100,45 @@ class KafkaBus(EventBus):
 
     def open_source(self, group: str, topic_names: Sequence[str]) -> Source:
         return _KafkaSource(self, group, topic_names)
+
+    def read_log(self, topic_names: Sequence[str], since_ms: int | None = None,
+                 timeout_s: float = 60.0) -> list[RawRecord]:
+        """Every record of the topics (from since_ms on, by record timestamp)
+        up to their end at the time of the call, in per-partition order;
+        no consumer group, nothing committed."""
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
+                                 client_id=f"{self.settings.client_id}-reader", group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            deadline = time.monotonic() + timeout_s
+            partitions = []
+            for short in topic_names:
+                name = self.full_name(short)
+                while not consumer.partitions_for_topic(name):
+                    if time.monotonic() > deadline:
+                        raise Unavailable(f"Kafka has no partitions for topic {name} (is it created?)")
+                    time.sleep(0.2)
+                partitions += [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
+            consumer.assign(partitions)
+            end = consumer.end_offsets(partitions)
+            if since_ms is None:
+                consumer.seek_to_beginning(*partitions)
+            else:
+                starts = consumer.offsets_for_times({tp: since_ms for tp in partitions})
+                for tp in partitions:
+                    found = starts.get(tp)
+                    consumer.seek(tp, found.offset if found is not None else end[tp])
+            out: list[RawRecord] = []
+            while any(consumer.position(tp) < end[tp] for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"reading {', '.join(topic_names)} took over {timeout_s}s")
+                for tp, records in consumer.poll(timeout_ms=500, max_records=10_000).items():
+                    short = self._by_full_name[tp.topic]
+                    out += [RawRecord(short, tp.partition, r.offset, r.key, r.value or b"", r.timestamp)
+                            for r in records if r.offset < end[tp]]
+            return out
+        finally:
+            consumer.close(autocommit=False)
 
     def healthy(self) -> bool:
         return self._producer is None or self._producer.bootstrap_connected()

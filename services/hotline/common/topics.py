@@ -15,6 +15,7 @@ QUEUE_EVENTS = "queue-events"
 CDRS = "cdrs"
 RECORDINGS = "recordings"
 DEAD_LETTER = "dead-letter"
+CONFIG_EVENTS = "config-events"
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     CALL_EVENTS: events_pb2.CallEvent,
@@ -23,7 +24,11 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     CDRS: events_pb2.Cdr,
     RECORDINGS: events_pb2.RecordingSaved,
     DEAD_LETTER: events_pb2.DeadLetter,
+    CONFIG_EVENTS: events_pb2.ConfigChange,
 }
+
+# Topics whose latest message per key is the state (log compaction on).
+COMPACTED = frozenset({CONFIG_EVENTS})
 
 VERSION = "v1"
 

@@ -90,13 +90,15 @@ TABLES: dict[str, TableSpec] = {
     topics.CDRS: _proto_table("cdrs", (
         "event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id",
         "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us",
-        "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us")),
+        "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us",
+        "overflow_destination", "callback_for", "callback_number")),
     topics.AGENT_EVENTS: _proto_table("agent_states", (
         "event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us",
         "previous_state_since_us", "call_uuid", "queue")),
     topics.QUEUE_EVENTS: _proto_table("queue_events", (
         "event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position",
-        "wait_us", "node_id", "reason", "caller_name")),
+        "wait_us", "node_id", "reason", "caller_name", "destination", "priority", "callback_number", "ewt_s",
+        "attempt")),
     topics.RECORDINGS: _proto_table("recordings", (
         "event_id", "call_uuid", "path", "channels", "sample_rate", "duration_ms", "size_bytes", "sha256",
         "started_us", "stopped_us", "agent_id", "queue")),

@@ -127,8 +127,22 @@ _0001_UP = (
 _0001_DOWN = tuple(f"DROP TABLE IF EXISTS {t}" for t in
                    ("dead_letters", "recordings", "queue_events", "agent_states", "cdrs", "call_events"))
 
+# 0002: the ACD's overflow, callback and announcement fields (issue 4).
+_0002_UP = (
+    "ALTER TABLE queue_events ADD COLUMN destination String, ADD COLUMN priority Int32, "
+    "ADD COLUMN callback_number String, ADD COLUMN ewt_s Int32, ADD COLUMN attempt Int32",
+    "ALTER TABLE cdrs ADD COLUMN overflow_destination String, ADD COLUMN callback_for String, "
+    "ADD COLUMN callback_number String",
+)
+_0002_DOWN = (
+    "ALTER TABLE cdrs DROP COLUMN overflow_destination, DROP COLUMN callback_for, DROP COLUMN callback_number",
+    "ALTER TABLE queue_events DROP COLUMN destination, DROP COLUMN priority, DROP COLUMN callback_number, "
+    "DROP COLUMN ewt_s, DROP COLUMN attempt",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _0001_UP, _0001_DOWN),
+    Migration(2, "acd_overflow_callbacks", _0002_UP, _0002_DOWN),
 )
 
 

@@ -53,6 +53,13 @@ class QueueEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     QUEUE_CONNECTED: _ClassVar[QueueEventType]
     QUEUE_ABANDONED: _ClassVar[QueueEventType]
     QUEUE_CALL_ENDED: _ClassVar[QueueEventType]
+    QUEUE_OVERFLOWED: _ClassVar[QueueEventType]
+    QUEUE_REJECTED: _ClassVar[QueueEventType]
+    QUEUE_PRIORITY_CHANGED: _ClassVar[QueueEventType]
+    QUEUE_CALLBACK_REQUESTED: _ClassVar[QueueEventType]
+    QUEUE_CALLBACK_DIALING: _ClassVar[QueueEventType]
+    QUEUE_CALLBACK_FAILED: _ClassVar[QueueEventType]
+    QUEUE_ANNOUNCED: _ClassVar[QueueEventType]
 
 class Disposition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -61,6 +68,10 @@ class Disposition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISPOSITION_ABANDONED: _ClassVar[Disposition]
     DISPOSITION_ENDED_IN_IVR: _ClassVar[Disposition]
     DISPOSITION_FAILED: _ClassVar[Disposition]
+    DISPOSITION_OVERFLOWED: _ClassVar[Disposition]
+    DISPOSITION_CALLBACK: _ClassVar[Disposition]
+    DISPOSITION_REJECTED: _ClassVar[Disposition]
+    DISPOSITION_CALLBACK_FAILED: _ClassVar[Disposition]
 LEG_UNSPECIFIED: Leg
 LEG_CALLER: Leg
 LEG_AGENT: Leg
@@ -98,11 +109,22 @@ QUEUE_OFFER_FAILED: QueueEventType
 QUEUE_CONNECTED: QueueEventType
 QUEUE_ABANDONED: QueueEventType
 QUEUE_CALL_ENDED: QueueEventType
+QUEUE_OVERFLOWED: QueueEventType
+QUEUE_REJECTED: QueueEventType
+QUEUE_PRIORITY_CHANGED: QueueEventType
+QUEUE_CALLBACK_REQUESTED: QueueEventType
+QUEUE_CALLBACK_DIALING: QueueEventType
+QUEUE_CALLBACK_FAILED: QueueEventType
+QUEUE_ANNOUNCED: QueueEventType
 DISPOSITION_UNSPECIFIED: Disposition
 DISPOSITION_ANSWERED: Disposition
 DISPOSITION_ABANDONED: Disposition
 DISPOSITION_ENDED_IN_IVR: Disposition
 DISPOSITION_FAILED: Disposition
+DISPOSITION_OVERFLOWED: Disposition
+DISPOSITION_CALLBACK: Disposition
+DISPOSITION_REJECTED: Disposition
+DISPOSITION_CALLBACK_FAILED: Disposition
 
 class CallEvent(_message.Message):
     __slots__ = ("event_id", "node_id", "call_uuid", "leg_uuid", "leg", "type", "timestamp_us", "ani", "dnis", "other_leg_uuid", "hangup_cause", "dtmf_digit", "application", "application_data", "freeswitch_event", "record_path", "created_us", "answered_us", "bridged_us", "hangup_us", "billsec_us", "hold_accum_us", "caller_name")
@@ -177,7 +199,7 @@ class AgentStateEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[AgentState, str]] = ..., previous_state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., timestamp_us: _Optional[int] = ..., previous_state_since_us: _Optional[int] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
 
 class QueueEvent(_message.Message):
-    __slots__ = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position", "wait_us", "node_id", "reason", "caller_name")
+    __slots__ = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position", "wait_us", "node_id", "reason", "caller_name", "destination", "priority", "callback_number", "ewt_s", "attempt")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_UUID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +213,11 @@ class QueueEvent(_message.Message):
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CALLER_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EWT_S_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     call_uuid: str
     queue: str
@@ -204,10 +231,15 @@ class QueueEvent(_message.Message):
     node_id: str
     reason: str
     caller_name: str
-    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ..., type: _Optional[_Union[QueueEventType, str]] = ..., timestamp_us: _Optional[int] = ..., agent_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., position: _Optional[int] = ..., wait_us: _Optional[int] = ..., node_id: _Optional[str] = ..., reason: _Optional[str] = ..., caller_name: _Optional[str] = ...) -> None: ...
+    destination: str
+    priority: int
+    callback_number: str
+    ewt_s: int
+    attempt: int
+    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ..., type: _Optional[_Union[QueueEventType, str]] = ..., timestamp_us: _Optional[int] = ..., agent_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., position: _Optional[int] = ..., wait_us: _Optional[int] = ..., node_id: _Optional[str] = ..., reason: _Optional[str] = ..., caller_name: _Optional[str] = ..., destination: _Optional[str] = ..., priority: _Optional[int] = ..., callback_number: _Optional[str] = ..., ewt_s: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class Cdr(_message.Message):
-    __slots__ = ("event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id", "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us", "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us")
+    __slots__ = ("event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id", "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us", "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us", "overflow_destination", "callback_for", "callback_number")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_UUID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +262,9 @@ class Cdr(_message.Message):
     MENU_CHOICE_FIELD_NUMBER: _ClassVar[int]
     RECORDING_PATH_FIELD_NUMBER: _ClassVar[int]
     BILLSEC_US_FIELD_NUMBER: _ClassVar[int]
+    OVERFLOW_DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_FOR_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_NUMBER_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     call_uuid: str
     node_id: str
@@ -252,7 +287,10 @@ class Cdr(_message.Message):
     menu_choice: str
     recording_path: str
     billsec_us: int
-    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., node_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., caller_name: _Optional[str] = ..., queue: _Optional[str] = ..., agent_id: _Optional[str] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., hangup_cause: _Optional[str] = ..., start_us: _Optional[int] = ..., answer_us: _Optional[int] = ..., enqueue_us: _Optional[int] = ..., connect_us: _Optional[int] = ..., end_us: _Optional[int] = ..., queue_wait_us: _Optional[int] = ..., talk_us: _Optional[int] = ..., hold_us: _Optional[int] = ..., offers: _Optional[int] = ..., menu_choice: _Optional[str] = ..., recording_path: _Optional[str] = ..., billsec_us: _Optional[int] = ...) -> None: ...
+    overflow_destination: str
+    callback_for: str
+    callback_number: str
+    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., node_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., caller_name: _Optional[str] = ..., queue: _Optional[str] = ..., agent_id: _Optional[str] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., hangup_cause: _Optional[str] = ..., start_us: _Optional[int] = ..., answer_us: _Optional[int] = ..., enqueue_us: _Optional[int] = ..., connect_us: _Optional[int] = ..., end_us: _Optional[int] = ..., queue_wait_us: _Optional[int] = ..., talk_us: _Optional[int] = ..., hold_us: _Optional[int] = ..., offers: _Optional[int] = ..., menu_choice: _Optional[str] = ..., recording_path: _Optional[str] = ..., billsec_us: _Optional[int] = ..., overflow_destination: _Optional[str] = ..., callback_for: _Optional[str] = ..., callback_number: _Optional[str] = ...) -> None: ...
 
 class RecordingSaved(_message.Message):
     __slots__ = ("event_id", "call_uuid", "path", "channels", "sample_rate", "duration_ms", "size_bytes", "sha256", "started_us", "stopped_us", "agent_id", "queue")
@@ -281,6 +319,24 @@ class RecordingSaved(_message.Message):
     agent_id: str
     queue: str
     def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., path: _Optional[str] = ..., channels: _Optional[int] = ..., sample_rate: _Optional[int] = ..., duration_ms: _Optional[int] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., started_us: _Optional[int] = ..., stopped_us: _Optional[int] = ..., agent_id: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
+
+class ConfigChange(_message.Message):
+    __slots__ = ("event_id", "kind", "name", "deleted", "json", "timestamp_us", "changed_by")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_US_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    kind: str
+    name: str
+    deleted: bool
+    json: str
+    timestamp_us: int
+    changed_by: str
+    def __init__(self, event_id: _Optional[str] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., deleted: _Optional[bool] = ..., json: _Optional[str] = ..., timestamp_us: _Optional[int] = ..., changed_by: _Optional[str] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
     __slots__ = ("source_topic", "partition", "offset", "key", "payload", "error", "consumer_group", "timestamp_us")

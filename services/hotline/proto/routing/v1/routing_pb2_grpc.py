@@ -39,10 +39,30 @@ class RoutingStub:
                 request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.EnqueueRequest.SerializeToString,
                 response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.EnqueueResponse.FromString,
                 _registered_method=True)
+        self.SetCallPriority = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/SetCallPriority',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetCallPriorityRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.FromString,
+                _registered_method=True)
+        self.RequestCallback = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/RequestCallback',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.FromString,
+                _registered_method=True)
+        self.ListCalls = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/ListCalls',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsResponse.FromString,
+                _registered_method=True)
         self.UpsertQueue = channel.unary_unary(
                 '/hotline.proto.routing.v1.Routing/UpsertQueue',
                 request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.SerializeToString,
                 response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.FromString,
+                _registered_method=True)
+        self.DeleteQueue = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/DeleteQueue',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
                 _registered_method=True)
         self.ListQueues = channel.unary_unary(
                 '/hotline.proto.routing.v1.Routing/ListQueues',
@@ -53,6 +73,11 @@ class RoutingStub:
                 '/hotline.proto.routing.v1.Routing/UpsertAgent',
                 request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.SerializeToString,
                 response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
+                _registered_method=True)
+        self.DeleteAgent = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/DeleteAgent',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
                 _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/hotline.proto.routing.v1.Routing/ListAgents',
@@ -69,6 +94,51 @@ class RoutingStub:
                 request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
                 response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.FromString,
                 _registered_method=True)
+        self.SetAgentDnd = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/SetAgentDnd',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentDndRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.FromString,
+                _registered_method=True)
+        self.UpsertCalendar = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/UpsertCalendar',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.FromString,
+                _registered_method=True)
+        self.DeleteCalendar = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/DeleteCalendar',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListCalendars = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/ListCalendars',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsResponse.FromString,
+                _registered_method=True)
+        self.UpsertNumberList = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/UpsertNumberList',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.FromString,
+                _registered_method=True)
+        self.DeleteNumberList = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/DeleteNumberList',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListNumberLists = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/ListNumberLists',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsResponse.FromString,
+                _registered_method=True)
+        self.SetRoutingRules = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/SetRoutingRules',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.FromString,
+                _registered_method=True)
+        self.GetRoutingRules = channel.unary_unary(
+                '/hotline.proto.routing.v1.Routing/GetRoutingRules',
+                request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.GetRoutingRulesRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.FromString,
+                _registered_method=True)
         self.GetQueueStatus = channel.unary_unary(
                 '/hotline.proto.routing.v1.Routing/GetQueueStatus',
                 request_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.GetQueueStatusRequest.SerializeToString,
@@ -80,14 +150,42 @@ class RoutingServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Enqueue(self, request, context):
-        """Put a parked call into a queue. The ACD plays hold music, offers it to
-        agents and bridges it; the caller's channel must already be parked.
+        """Put a parked call into a queue. Routing rules (DNIS/ANI, number lists)
+        may change its queue and priority or reject it; a closed or full queue
+        overflows it. Otherwise the ACD plays hold music and announcements,
+        offers it to agents and bridges it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetCallPriority(self, request, context):
+        """Change a waiting call's priority; it keeps its arrival time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestCallback(self, request, context):
+        """The caller leaves a number, hangs up and keeps their place (callback in queue).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCalls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpsertQueue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQueue(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -100,6 +198,12 @@ class RoutingServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpsertAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAgent(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +228,62 @@ class RoutingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAgentDnd(self, request, context):
+        """Do not disturb: no call is offered; READY is refused while it is on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCalendar(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCalendar(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCalendars(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertNumberList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteNumberList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNumberLists(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRoutingRules(self, request, context):
+        """Replace the ordered routing rules as a whole.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoutingRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetQueueStatus(self, request, context):
         """Calls waiting and agents by state, as the ACD sees them now.
         """
@@ -139,10 +299,30 @@ def add_RoutingServicer_to_server(servicer, server):
                     request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.EnqueueRequest.FromString,
                     response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.EnqueueResponse.SerializeToString,
             ),
+            'SetCallPriority': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCallPriority,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetCallPriorityRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.SerializeToString,
+            ),
+            'RequestCallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCallback,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.SerializeToString,
+            ),
+            'ListCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCalls,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsResponse.SerializeToString,
+            ),
             'UpsertQueue': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertQueue,
                     request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.FromString,
                     response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.SerializeToString,
+            ),
+            'DeleteQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQueue,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.SerializeToString,
             ),
             'ListQueues': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQueues,
@@ -153,6 +333,11 @@ def add_RoutingServicer_to_server(servicer, server):
                     servicer.UpsertAgent,
                     request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
                     response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.SerializeToString,
+            ),
+            'DeleteAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAgent,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -168,6 +353,51 @@ def add_RoutingServicer_to_server(servicer, server):
                     servicer.SetAgentState,
                     request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.FromString,
                     response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.SerializeToString,
+            ),
+            'SetAgentDnd': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAgentDnd,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentDndRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.SerializeToString,
+            ),
+            'UpsertCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCalendar,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.SerializeToString,
+            ),
+            'DeleteCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCalendar,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListCalendars': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCalendars,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsResponse.SerializeToString,
+            ),
+            'UpsertNumberList': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertNumberList,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.SerializeToString,
+            ),
+            'DeleteNumberList': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteNumberList,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListNumberLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNumberLists,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsResponse.SerializeToString,
+            ),
+            'SetRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRoutingRules,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.SerializeToString,
+            ),
+            'GetRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutingRules,
+                    request_deserializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.GetRoutingRulesRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.SerializeToString,
             ),
             'GetQueueStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetQueueStatus,
@@ -213,6 +443,87 @@ class Routing:
             _registered_method=True)
 
     @staticmethod
+    def SetCallPriority(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/SetCallPriority',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetCallPriorityRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/RequestCallback',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RequestCallbackRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.QueuedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/ListCalls',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def UpsertQueue(request,
             target,
             options=(),
@@ -229,6 +540,33 @@ class Routing:
             '/hotline.proto.routing.v1.Routing/UpsertQueue',
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.SerializeToString,
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Queue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/DeleteQueue',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -283,6 +621,33 @@ class Routing:
             '/hotline.proto.routing.v1.Routing/UpsertAgent',
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.SerializeToString,
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/DeleteAgent',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -364,6 +729,249 @@ class Routing:
             '/hotline.proto.routing.v1.Routing/SetAgentState',
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
             hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAgentDnd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/SetAgentDnd',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.SetAgentDndRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.AgentStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/UpsertCalendar',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.Calendar.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/DeleteCalendar',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCalendars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/ListCalendars',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListCalendarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertNumberList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/UpsertNumberList',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.NumberList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteNumberList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/DeleteNumberList',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNumberLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/ListNumberLists',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.ListNumberListsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/SetRoutingRules',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.routing.v1.Routing/GetRoutingRules',
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.GetRoutingRulesRequest.SerializeToString,
+            hotline_dot_proto_dot_routing_dot_v1_dot_routing__pb2.RoutingRules.FromString,
             options,
             channel_credentials,
             insecure,
