@@ -107,6 +107,18 @@ class RoutingSettings:
     queues: str = "sales:sales,support:support"
     # agents at start: "id:contact:skill=level+skill=level,..." (usually set over gRPC)
     agents: str = ""
+    # Text-to-speech for announcements and callback prompts: "<engine>|<voice>" (mod_flite).
+    tts: str = "flite|kal"
+    # Overflow to voicemail:<box> / ivr:<flow> transfers the caller to the
+    # extension "<prefix><box or flow>" in this dialplan context (freeswitch/conf/dialplan/public.xml).
+    overflow_context: str = "public"
+    voicemail_prefix: str = "hotline-voicemail-"
+    ivr_prefix: str = "hotline-ivr-"
+    # Caller ID shown to customers on callbacks; empty: the number they called.
+    callback_caller_id: str = ""
+    callback_ring_timeout_s: int = 30
+    # How far back routing reads agent and queue events to rebuild its state after a restart.
+    rebuild_lookback_s: int = 86_400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,6 +261,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"HOTLINE_ESL_MAX_EVENT_BACKLOG={s.esl.max_event_backlog} must be between 1 and 1000000")
     if s.routing.tick_s <= 0:
         raise ConfigError(f"HOTLINE_ROUTING_TICK_S={s.routing.tick_s} must be > 0")
+    if "|" not in s.routing.tts or " " in s.routing.tts or "'" in s.routing.tts:
+        raise ConfigError(f"HOTLINE_ROUTING_TTS={s.routing.tts!r}: expected <engine>|<voice>, e.g. flite|kal")
+    if not 5 <= s.routing.callback_ring_timeout_s <= 120:
+        raise ConfigError(f"HOTLINE_ROUTING_CALLBACK_RING_TIMEOUT_S={s.routing.callback_ring_timeout_s} "
+                          "must be between 5 and 120")
+    if not 60 <= s.routing.rebuild_lookback_s <= 30 * 86_400:
+        raise ConfigError(f"HOTLINE_ROUTING_REBUILD_LOOKBACK_S={s.routing.rebuild_lookback_s} "
+                          "must be between 60 and 2592000")
     for name, value in dataclasses.asdict(s.grpc).items():
         host, sep, p = value.rpartition(":")
         if not sep or not host or not p.isdigit():

@@ -1,37 +1,82 @@
 """The ACD's decisions, free of I/O: queues, agents, waiting calls, and who
-answers what. The switch side (switch.py) acts on the decisions; the gRPC
-side (api.py) changes configuration and agent states. Every state change
-is recorded as an event in ``self.outbox`` for the service to publish.
+answers what. The switch side (switch.py) carries out what is decided here
+(``self.actions``: hold music, announcements, transfers, hang-ups, prompts)
+and reports back what the switch did; the gRPC side (api.py) changes
+configuration and agent states. Every state change is recorded as an event
+in ``self.outbox`` for the service to publish.
 
 Where does a call get its agent? :meth:`Acd.next_assignments`: waiting calls
 across all queues in order of priority (higher first) then time in queue
 (longest first); for each, the READY agent who meets the queue's skill
-requirements (relaxed by how long the call has waited) and has not yet been
-tried for this call, chosen by the queue's strategy (hotline.routing.selection).
-So when an agent frees up, the call they get is the highest-priority,
+requirements (relaxed by how long the call has waited), is in a tier the
+call has reached, and has not yet been tried for this call, chosen by the
+queue's strategy (hotline.routing.selection); ring-all rings every such
+agent. So when an agent frees up, the call they get is the highest-priority,
 then longest-waiting call they are eligible for, whatever its queue.
+
+Where does a call go when it is not answered? Before it waits: routing rules
+(DNIS/ANI, number lists) may change its queue or priority, reject it or send
+it elsewhere; a closed queue (its calendar) sends it to its closed
+destination; a full queue (max_length) overflows it. While it waits: after
+max_wait_s it overflows. Overflow goes to another queue (the call keeps its
+priority; its wait there starts anew), to voicemail or to an IVR flow. A
+caller may leave a number instead of waiting (callback in queue): the call
+keeps its place, and when its turn comes the agent is rung first and the
+number dialled once the agent answers.
+
+Every call ends answered, abandoned, overflowed (to voicemail/IVR), rejected
+or called back (or its callback failed after every attempt); every
+reservation expires (ring timeout + 15 s) and every agent whose call is gone
+is released, so no state sticks.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
 import itertools
+import logging
+import math
 import uuid
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 from hotline.common.errors import Conflict, InvalidArgument, NotFound
 from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.routing.calendar import Calendar
+from hotline.routing.ewt import EwtEstimator
+from hotline.routing.rules import NumberList, RoutingRule, RuleSet, normalize_number, parse_destination
 from hotline.routing.selection import AgentSelector, Relaxation, Requirement, check_strategy, relaxed, validate_rules
+
+log = logging.getLogger(__name__)
 
 AgentState = ev.AgentState
 SETTABLE_STATES = (ev.LOGGED_OUT, ev.NOT_READY, ev.READY)
+LOGGED_IN = (ev.NOT_READY, ev.READY, ev.RESERVED, ev.ON_CALL, ev.WRAP_UP)
+US = 1_000_000
+MAX_OVERFLOW_HOPS = 4
+RING_ALL_MAX_LEGS = 30
+CALLBACK_COLLECT_S = 20
+DEFAULT_ANNOUNCEMENT = "You are caller number {position}. Your expected wait is about {minutes} minutes."
+# Agent legs get names derived from the call, the offer and the agent, so a
+# restarted routing service can find (and hang up) legs it rang before.
+LEG_NAMESPACE = uuid.UUID("6f1f6a52-3b6c-4d0e-9a51-6c1f0e6b2a10")
+
+
+def agent_leg_uuid(call_uuid: str, offer: int, agent_id: str) -> str:
+    return str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/{offer}/{agent_id}"))
+
+
+def customer_leg_uuid(call_uuid: str, attempt: int) -> str:
+    """The leg a callback dials on its attempt-th try."""
+    return str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/callback/{attempt}"))
 
 
 class CallState(enum.Enum):
-    WAITING = "waiting"          # in queue, hearing hold music
-    OFFERING = "offering"        # an agent's phone is ringing
+    WAITING = "waiting"          # in queue: hold music (or a callback waiting for its turn)
+    OFFERING = "offering"        # agent phones are ringing
     CONNECTED = "connected"      # bridged to the agent
-    ENDED = "ended"
+    ENDED = "ended"              # answered-and-done or abandoned
+    OVERFLOWED = "overflowed"    # sent to voicemail or an IVR flow
+    REJECTED = "rejected"        # refused by a routing rule
 
 
 @dataclasses.dataclass
@@ -46,6 +91,18 @@ class QueueConfig:
     # Skills a call needs, with minimum levels; empty: the queue's skill at level 1.
     requirements: tuple[Requirement, ...] = ()
     relaxation: tuple[Relaxation, ...] = ()
+    max_wait_s: int = 0                  # 0: no limit
+    max_length: int = 0                  # 0: no limit
+    overflow: str = ""                   # queue:<name> | voicemail:<box> | ivr:<flow>
+    calendar: str = ""                   # empty: always open
+    closed_destination: str = ""         # empty: overflow
+    announce_every_s: int = 0            # 0: no position/EWT announcements
+    announcement: str = DEFAULT_ANNOUNCEMENT
+    callback_key: str = ""               # DTMF digit offering a callback; empty: none
+    callback_dial: str = ""              # dial string with {number}
+    callback_attempts: int = 3
+    callback_retry_s: int = 120
+    tier_wait_s: int = 0                 # tier n joins after (n-1) x this; 0: tiers in order, no wait
 
     def rules(self) -> tuple[Requirement, ...]:
         return self.requirements or (Requirement(self.skill, 1),)
@@ -65,6 +122,47 @@ class QueueConfig:
         validate_rules(self.rules(), self.relaxation)
         if self.requirements and self.requirements[0].skill != self.skill:
             raise InvalidArgument("requirements[0]", f"the first required skill must be the queue's skill {self.skill!r}")
+        if not 0 <= self.max_wait_s <= 86_400:
+            raise InvalidArgument("max_wait_s", "must be between 0 (no limit) and 86400")
+        if not 0 <= self.max_length <= 100_000:
+            raise InvalidArgument("max_length", "must be between 0 (no limit) and 100000")
+        for field in ("overflow", "closed_destination"):
+            value = getattr(self, field)
+            if value:
+                kind, target = parse_destination(value, field)
+                if kind == "queue" and target == self.name:
+                    raise InvalidArgument(field, "a queue cannot overflow into itself")
+        if (self.max_wait_s or self.max_length) and not self.overflow:
+            raise InvalidArgument("overflow", "is required with max_wait_s or max_length")
+        if self.calendar and not (self.closed_destination or self.overflow):
+            raise InvalidArgument("closed_destination", "is required with a calendar (or set overflow)")
+        if self.announce_every_s and not 15 <= self.announce_every_s <= 3600:
+            raise InvalidArgument("announce_every_s", "must be 0 (none) or between 15 and 3600")
+        if self.announce_every_s:
+            try:
+                self.announcement.format(position=1, minutes=1)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise InvalidArgument("announcement", f"only {{position}} and {{minutes}} may be used ({exc})") from None
+            if not self.announcement.strip() or len(self.announcement) > 500:
+                raise InvalidArgument("announcement", "must be 1 to 500 characters")
+        if self.callback_key:
+            if len(self.callback_key) != 1 or self.callback_key not in "0123456789*#":
+                raise InvalidArgument("callback_key", "must be one DTMF digit: 0-9, * or #")
+            if self.callback_key in "*#":
+                raise InvalidArgument("callback_key", "* and # end or cancel the number entry; use 0-9")
+            if "{number}" not in self.callback_dial:
+                raise InvalidArgument("callback_dial", "is required with callback_key and must contain {number}")
+        if not 1 <= self.callback_attempts <= 10:
+            raise InvalidArgument("callback_attempts", "must be between 1 and 10")
+        if not 10 <= self.callback_retry_s <= 86_400:
+            raise InvalidArgument("callback_retry_s", "must be between 10 and 86400")
+        if not 0 <= self.tier_wait_s <= 3600:
+            raise InvalidArgument("tier_wait_s", "must be between 0 and 3600")
+
+    def destinations(self) -> Iterable[tuple[str, str]]:
+        for field in ("overflow", "closed_destination"):
+            if getattr(self, field):
+                yield field, getattr(self, field)
 
 
 @dataclasses.dataclass
@@ -73,6 +171,8 @@ class Agent:
     name: str
     contact: str                         # dial string: user/1001@default
     skills: dict[str, int]
+    tiers: dict[str, int] = dataclasses.field(default_factory=dict)   # queue -> tier 1..9
+    dnd: bool = False                    # do not disturb: never offered a call
     state: int = ev.LOGGED_OUT
     reason: str = ""
     state_since_us: int = 0
@@ -96,24 +196,81 @@ class QueuedCall:
     caller_name: str
     node_id: str
     priority: int
-    enqueued_us: int
+    enqueued_us: int                      # entered its current queue
     answered_us: int = 0
     menu_choice: str = ""
     seq: int = 0                          # tie-break: arrival order
     state: CallState = CallState.WAITING
-    agent_id: str = ""
+    agent_id: str = ""                    # OFFERING: the first agent rung; CONNECTED: the agent
     agent_leg_uuid: str = ""
+    ringing: dict[str, str] = dataclasses.field(default_factory=dict)   # agent id -> leg uuid
     offered_us: int = 0
     connected_us: int = 0
     offers: int = 0
     tried: set[str] = dataclasses.field(default_factory=set)
+    first_enqueued_us: int = 0            # entered the first queue (overflow keeps it)
+    destination: str = ""                 # OVERFLOWED: where it went
+    reject_cause: str = ""
+    next_announce_us: int = 0
+    # Callback in queue.
+    collecting: str | None = None         # digits typed so far while leaving a number
+    collect_until_us: int = 0
+    callback_number: str = ""
+    caller_gone: bool = False             # the caller hung up after leaving a number
+    callback_attempts: int = 0
+    not_before_us: int = 0                # a failed callback waits until then
+    customer_leg_uuid: str = ""           # the callback's dialled leg
+
+    @property
+    def is_callback(self) -> bool:
+        return bool(self.callback_number)
+
+    def live_leg(self) -> str | None:
+        """The channel whose existence keeps this call alive, if any."""
+        if self.is_callback and self.caller_gone:
+            return self.customer_leg_uuid or None
+        return self.call_uuid
 
 
 @dataclasses.dataclass(frozen=True)
 class Assignment:
     call: QueuedCall
-    agent: Agent
-    agent_leg_uuid: str
+    legs: tuple[tuple[Agent, str], ...]   # (agent, agent leg uuid); several for ring-all
+
+    @property
+    def agent(self) -> Agent:
+        return self.legs[0][0]
+
+    @property
+    def agent_leg_uuid(self) -> str:
+        return self.legs[0][1]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnqueueResult:
+    outcome: str                          # enqueued | overflowed | rejected
+    queue: str
+    position: int = 0
+    destination: str = ""
+    reject_cause: str = ""
+    ewt_s: int = -1
+    priority: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """Something the switch side must do to a caller's channel.
+
+    kinds: music (start hold music), announce (arg: the text; then music again),
+    prompt (arg: callback_number | callback_invalid; then music again),
+    callback_confirm (arg: the number; then hang up), transfer (arg: the
+    destination), hangup (arg: the cause)."""
+
+    kind: str
+    call_uuid: str
+    node_id: str
+    queue: str
+    arg: str = ""
 
 
 class Acd:
@@ -126,19 +283,96 @@ class Acd:
         self.new_uuid = new_uuid
         self.queues: dict[str, QueueConfig] = {}
         self.agents: dict[str, Agent] = {}
+        self.calendars: dict[str, Calendar] = {}
+        self.lists: dict[str, NumberList] = {}
+        self.rules: tuple[RoutingRule, ...] = ()
+        self._ruleset: RuleSet | None = None
         self.calls: dict[str, QueuedCall] = {}
+        # Calls that left the ACD (overflowed, rejected, or the caller left a
+        # number) while the caller's channel lives on: for the caller's CDR.
+        self.departed: dict[str, QueuedCall] = {}
         self.outbox: list[tuple[str, object]] = []     # ("agent"|"queue", message)
+        self.actions: list[Action] = []
         self._seq = itertools.count(1)
+        self._tiers: dict[str, dict[str, int]] = {}     # queue -> agent id -> tier (agents with a tier > 1)
         self.selector = AgentSelector()
+        self.ewt = EwtEstimator(clock_us)
+        self._staffing: dict[str, tuple[int, int, tuple[int, ...]]] = {}  # queue -> (at, servers, busy since)
 
     # -- configuration -------------------------------------------------
     def upsert_queue(self, queue: QueueConfig) -> QueueConfig:
         queue.validate()
+        if queue.calendar and queue.calendar not in self.calendars:
+            raise InvalidArgument("calendar", f"no calendar named {queue.calendar!r}")
+        for field, destination in queue.destinations():
+            kind, target = parse_destination(destination, field)
+            if kind == "queue" and target not in self.queues:
+                raise InvalidArgument(field, f"no queue named {target!r}")
         self.queues[queue.name] = queue
         self.selector.set_queue(queue.name, queue.skill, queue.strategy, (r.skill for r in queue.rules()))
+        self.ewt.add_queue(queue.name)
         return queue
 
-    def upsert_agent(self, agent_id: str, name: str, contact: str, skills: dict[str, int]) -> Agent:
+    def delete_queue(self, name: str) -> None:
+        if name not in self.queues:
+            raise NotFound(f"queue {name!r} does not exist", queue=name)
+        if any(c.queue == name for c in self.calls.values()):
+            raise Conflict(f"queue {name!r} has calls; wait until they are served", queue=name)
+        for other in self.queues.values():
+            if any(parse_destination(d)[1] == name and parse_destination(d)[0] == "queue"
+                   for _, d in other.destinations()):
+                raise Conflict(f"queue {other.name!r} overflows into {name!r}", queue=name)
+        for rule in self.rules:
+            if rule.queue == name or rule.overflow == f"queue:{name}":
+                raise Conflict(f"routing rule {rule.name!r} sends calls to {name!r}", queue=name)
+        del self.queues[name]
+        self.selector.remove_queue(name)
+        self.ewt.remove_queue(name)
+        self._tiers.pop(name, None)
+
+    def upsert_calendar(self, calendar: Calendar) -> Calendar:
+        calendar.validate()
+        self.calendars[calendar.name] = calendar
+        return calendar
+
+    def delete_calendar(self, name: str) -> None:
+        if name not in self.calendars:
+            raise NotFound(f"calendar {name!r} does not exist", calendar=name)
+        users = [q.name for q in self.queues.values() if q.calendar == name]
+        if users:
+            raise Conflict(f"calendar {name!r} is used by queue(s) {', '.join(users)}", calendar=name)
+        del self.calendars[name]
+
+    def upsert_list(self, numbers: NumberList) -> NumberList:
+        numbers.validate()
+        lists = dict(self.lists, **{numbers.name: numbers})
+        ruleset = RuleSet(self.rules, lists) if self.rules else None
+        self.lists, self._ruleset = lists, ruleset
+        return numbers
+
+    def delete_list(self, name: str) -> None:
+        if name not in self.lists:
+            raise NotFound(f"number list {name!r} does not exist", list=name)
+        users = [r.name for r in self.rules if name in (r.ani_list, r.ani_not_list)]
+        if users:
+            raise Conflict(f"number list {name!r} is used by routing rule(s) {', '.join(users)}", list=name)
+        del self.lists[name]
+
+    def set_rules(self, rules: Sequence[RoutingRule]) -> tuple[RoutingRule, ...]:
+        ruleset = RuleSet(rules, self.lists)          # validates, names rules[i].<field>
+        for i, rule in enumerate(rules):
+            if rule.queue and rule.queue not in self.queues:
+                raise InvalidArgument(f"rules[{i}].queue", f"no queue named {rule.queue!r}")
+            if rule.overflow:
+                kind, target = parse_destination(rule.overflow, f"rules[{i}].overflow")
+                if kind == "queue" and target not in self.queues:
+                    raise InvalidArgument(f"rules[{i}].overflow", f"no queue named {target!r}")
+        self.rules = tuple(rules)
+        self._ruleset = ruleset if rules else None
+        return self.rules
+
+    def upsert_agent(self, agent_id: str, name: str, contact: str, skills: dict[str, int],
+                     tiers: dict[str, int] | None = None) -> Agent:
         if not agent_id:
             raise InvalidArgument("agent_id", "is required")
         if not contact or "/" not in contact:
@@ -148,6 +382,11 @@ class Acd:
                 raise InvalidArgument("skills", "a skill name is empty")
             if not 1 <= level <= 10:
                 raise InvalidArgument(f"skills[{skill}]", "proficiency must be between 1 and 10")
+        for queue_name, tier in (tiers or {}).items():
+            if queue_name not in self.queues:
+                raise InvalidArgument(f"tiers[{queue_name}]", f"no queue named {queue_name!r}")
+            if not 1 <= tier <= 9:
+                raise InvalidArgument(f"tiers[{queue_name}]", "tier must be between 1 and 9")
         agent = self.agents.get(agent_id)
         if agent is None:
             now = self.clock_us()
@@ -155,8 +394,28 @@ class Acd:
             self.agents[agent_id] = agent
         else:
             agent.name, agent.contact, agent.skills = name, contact, dict(skills)
-        self.selector.stats(agent_id, agent.skills)
+        if tiers is not None:
+            agent.tiers = dict(tiers)
+        for members in self._tiers.values():
+            members.pop(agent_id, None)
+        for queue_name, tier in agent.tiers.items():
+            if tier > 1:
+                self._tiers.setdefault(queue_name, {})[agent_id] = tier
+        stats = self.selector.stats(agent_id, agent.skills)
+        stats.tiers = {q: (t, 0) for q, t in agent.tiers.items()}
+        if self.selector.is_ready(agent_id):
+            self.selector.set_ready(agent_id)          # re-indexed under the new tiers
         return agent
+
+    def delete_agent(self, agent_id: str) -> None:
+        agent = self.agent(agent_id)
+        if agent.state in (ev.RESERVED, ev.ON_CALL):
+            raise Conflict(f"agent {agent_id} is on a call", agent_id=agent_id)
+        self._transition(agent, ev.LOGGED_OUT, "deleted")
+        for members in self._tiers.values():
+            members.pop(agent_id, None)
+        del self.agents[agent_id]
+        self.selector.forget(agent_id)
 
     def agent(self, agent_id: str) -> Agent:
         if not agent_id:
@@ -166,12 +425,18 @@ class Acd:
         except KeyError:
             raise NotFound(f"agent {agent_id!r} does not exist", agent_id=agent_id) from None
 
+    def is_open(self, queue: QueueConfig) -> bool:
+        calendar = self.calendars.get(queue.calendar) if queue.calendar else None
+        return calendar is None or calendar.is_open(self.clock_us())
+
     # -- agent states --------------------------------------------------
     def set_agent_state(self, agent_id: str, state: int, reason: str = "") -> Agent:
         """An agent's (or supervisor's) request: log in/out, ready, not ready."""
         agent = self.agent(agent_id)
         if state not in SETTABLE_STATES:
             raise InvalidArgument("state", "must be LOGGED_OUT, NOT_READY or READY")
+        if state == ev.READY and agent.dnd:
+            raise Conflict(f"agent {agent_id} is in do-not-disturb; turn it off first", agent_id=agent_id)
         if agent.state in (ev.RESERVED, ev.ON_CALL):
             if state == ev.READY:
                 raise Conflict(f"agent {agent_id} is on a call", agent_id=agent_id)
@@ -181,6 +446,21 @@ class Acd:
         if state == ev.READY:
             agent.missed_offers = 0
         self._transition(agent, state, reason)
+        return agent
+
+    def set_dnd(self, agent_id: str, on: bool) -> Agent:
+        """Do not disturb: a READY agent goes NOT_READY "dnd" (after the call,
+        if on one) and cannot be made READY until it is off; turning it off
+        makes an agent in "dnd" READY again."""
+        agent = self.agent(agent_id)
+        if agent.dnd == on:
+            return agent
+        agent.dnd = on
+        if on and agent.state == ev.READY:
+            self._transition(agent, ev.NOT_READY, "dnd")
+        elif not on and agent.state == ev.NOT_READY and agent.reason == "dnd":
+            agent.missed_offers = 0
+            self._transition(agent, ev.READY)
         return agent
 
     def _transition(self, agent: Agent, state: int, reason: str = "", *, call_uuid: str = "",
@@ -216,104 +496,241 @@ class Acd:
         if pending.startswith("pending:"):
             _, state_name, reason = pending.split(":", 2)
             self._transition(agent, ev.AgentState.Value(state_name), reason)
+        elif agent.dnd:
+            self._transition(agent, ev.NOT_READY, "dnd")
         else:
             self._transition(agent, ev.READY)
 
-    # -- calls ---------------------------------------------------------
+    # -- calls arriving --------------------------------------------------
     def enqueue(self, call_uuid: str, queue_name: str, *, ani: str = "", dnis: str = "", caller_name: str = "",
-                node_id: str = "", priority: int = 0, answered_us: int = 0, menu_choice: str = "") -> int:
+                node_id: str = "", priority: int = 0, answered_us: int = 0, menu_choice: str = "") -> EnqueueResult:
         if not call_uuid:
             raise InvalidArgument("call_uuid", "is required")
         if not queue_name:
             raise InvalidArgument("queue", "is required")
-        if queue_name not in self.queues:
-            raise InvalidArgument("queue", f"no queue named {queue_name!r}")
         if not -100 <= priority <= 100:
             raise InvalidArgument("priority", "must be between -100 and 100")
         existing = self.calls.get(call_uuid)
         if existing is not None:
             if existing.queue != queue_name:
                 raise Conflict(f"call {call_uuid} is already queued in {existing.queue}")
-            return self.position(existing)
+            return self._result(existing)
+        if call_uuid in self.departed:
+            raise Conflict(f"call {call_uuid} already left the queues ({self.departed[call_uuid].state.value})")
+        decision = self._ruleset.evaluate(ani, dnis, queue_name) if self._ruleset is not None else None
+        if decision is not None:
+            queue_name = decision.queue
+            priority = max(-100, min(100, priority + decision.priority_delta))
+        if queue_name not in self.queues:
+            raise InvalidArgument("queue", f"no queue named {queue_name!r}")
         now = self.clock_us()
         call = QueuedCall(call_uuid, queue_name, ani, dnis, caller_name, node_id, priority, now,
-                          answered_us=answered_us, menu_choice=menu_choice, seq=next(self._seq))
-        self.calls[call_uuid] = call
-        position = self.position(call)
-        self._queue_event(call, ev.QUEUE_ENQUEUED, position=position)
-        return position
+                          answered_us=answered_us, menu_choice=menu_choice, seq=next(self._seq),
+                          first_enqueued_us=now)
+        if decision is not None and decision.reject_cause:
+            call.state, call.reject_cause = CallState.REJECTED, decision.reject_cause
+            self.departed[call_uuid] = call
+            self._queue_event(call, ev.QUEUE_REJECTED, reason=decision.reject_cause)
+            self.actions.append(Action("hangup", call_uuid, node_id, queue_name, decision.reject_cause))
+            return EnqueueResult("rejected", queue_name, reject_cause=decision.reject_cause, priority=priority)
+        if decision is not None and decision.overflow:
+            return self._overflow(call, decision.overflow, "rule", 0)
+        return self._admit(call, 0)
 
+    def _admit(self, call: QueuedCall, hops: int) -> EnqueueResult:
+        queue = self.queues[call.queue]
+        if hops < MAX_OVERFLOW_HOPS:
+            if not self.is_open(queue):
+                return self._overflow(call, queue.closed_destination or queue.overflow, "closed", hops)
+            if queue.max_length and sum(1 for c in self.calls.values() if c.queue == queue.name) >= queue.max_length:
+                return self._overflow(call, queue.overflow, "max_length", hops)
+        else:
+            log.warning("call %s overflowed %d times; it waits in %s", call.call_uuid, hops, call.queue)
+        self.calls[call.call_uuid] = call
+        if queue.announce_every_s:
+            call.next_announce_us = call.enqueued_us + queue.announce_every_s * US
+        result = self._result(call)
+        self._queue_event(call, ev.QUEUE_ENQUEUED, position=result.position, ewt_s=result.ewt_s)
+        self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
+        return result
+
+    def _result(self, call: QueuedCall) -> EnqueueResult:
+        position = self.position(call)
+        return EnqueueResult("enqueued", call.queue, position=position, ewt_s=self.ewt_s(call.queue, position),
+                             priority=call.priority)
+
+    def _overflow(self, call: QueuedCall, destination: str, reason: str, hops: int) -> EnqueueResult:
+        kind, target = parse_destination(destination)
+        self._queue_event(call, ev.QUEUE_OVERFLOWED, reason=reason, destination=destination)
+        self.calls.pop(call.call_uuid, None)
+        if kind == "queue":
+            call.queue, call.enqueued_us, call.tried = target, self.clock_us(), set()
+            call.state, call.seq = CallState.WAITING, next(self._seq)
+            return self._admit(call, hops + 1)
+        call.state, call.destination = CallState.OVERFLOWED, destination
+        self.departed[call.call_uuid] = call
+        self.actions.append(Action("transfer", call.call_uuid, call.node_id, call.queue, destination))
+        return EnqueueResult("overflowed", call.queue, destination=destination, priority=call.priority)
+
+    def set_priority(self, call_uuid: str, priority: int) -> QueuedCall:
+        call = self.waiting_call(call_uuid)
+        if not -100 <= priority <= 100:
+            raise InvalidArgument("priority", "must be between -100 and 100")
+        if call.priority != priority:
+            call.priority = priority
+            self._queue_event(call, ev.QUEUE_PRIORITY_CHANGED, position=self.position(call))
+        return call
+
+    def waiting_call(self, call_uuid: str) -> QueuedCall:
+        if not call_uuid:
+            raise InvalidArgument("call_uuid", "is required")
+        call = self.calls.get(call_uuid)
+        if call is None:
+            raise NotFound(f"call {call_uuid} is not waiting in a queue", call_uuid=call_uuid)
+        return call
+
+    # -- who waits, in what order ----------------------------------------
     def waiting(self, queue_name: str | None = None) -> list[QueuedCall]:
         calls = [c for c in self.calls.values()
                  if c.state in (CallState.WAITING, CallState.OFFERING) and (queue_name is None or c.queue == queue_name)]
         return sorted(calls, key=lambda c: (-c.priority, c.enqueued_us, c.seq))
 
     def position(self, call: QueuedCall) -> int:
-        return 1 + sum(1 for c in self.waiting(call.queue) if c is not call and
-                       (-c.priority, c.enqueued_us, c.seq) < (-call.priority, call.enqueued_us, call.seq))
+        mine = (-call.priority, call.enqueued_us, call.seq)
+        return 1 + sum(1 for c in self.calls.values()
+                       if c is not call and c.queue == call.queue
+                       and c.state in (CallState.WAITING, CallState.OFFERING)
+                       and (-c.priority, c.enqueued_us, c.seq) < mine)
+
+    def servers(self, queue_name: str) -> tuple[int, tuple[int, ...]]:
+        """Agents logged in who serve the queue, and when the busy ones'
+        calls began; cached for a second (it scans every agent)."""
+        now = self.clock_us()
+        cached = self._staffing.get(queue_name)
+        if cached is not None and now - cached[0] < US:
+            return cached[1], cached[2]
+        queue = self.queues[queue_name]
+        servers, busy = 0, []
+        for agent in self.agents.values():
+            if agent.state in LOGGED_IN and not agent.dnd and agent.serves(queue):
+                if agent.state == ev.NOT_READY:
+                    continue
+                servers += 1
+                if agent.state != ev.READY:
+                    busy.append(agent.state_since_us)
+        self._staffing[queue_name] = (now, servers, tuple(busy))
+        return servers, tuple(busy)
+
+    def ewt_s(self, queue_name: str, position: int) -> int:
+        """Expected wait in whole seconds for the caller at `position`; -1 unknown."""
+        servers, busy = self.servers(queue_name)
+        estimate = self.ewt.estimate(queue_name, max(position, 1), servers, busy)
+        if math.isnan(estimate.seconds) or math.isinf(estimate.seconds):
+            return -1
+        return int(round(estimate.seconds))
 
     def _queue_event(self, call: QueuedCall, type_: int, *, agent_id: str = "", position: int = 0,
-                     reason: str = "") -> None:
+                     reason: str = "", destination: str = "", ewt_s: int = 0, attempt: int = 0) -> None:
         now = self.clock_us()
         self.outbox.append(("queue", ev.QueueEvent(
             event_id=self.new_uuid(), call_uuid=call.call_uuid, queue=call.queue, type=type_, timestamp_us=now,
             agent_id=agent_id, ani=call.ani, dnis=call.dnis, position=position,
-            wait_us=now - call.enqueued_us, node_id=call.node_id, reason=reason, caller_name=call.caller_name)))
+            wait_us=now - call.enqueued_us, node_id=call.node_id, reason=reason, caller_name=call.caller_name,
+            destination=destination, priority=call.priority, callback_number=call.callback_number,
+            ewt_s=ewt_s, attempt=attempt)))
 
+    # -- offering ----------------------------------------------------------
     def next_assignments(self, can_offer: Callable[[QueuedCall], bool] | None = None) -> list[Assignment]:
         """Pair waiting calls with free agents; reserves both. Calls for which
         can_offer(call) is False (their switch is unreachable) wait."""
-        assignments = []
+        assignments: list[Assignment] = []
+        if not self.selector.ready_count():
+            return assignments
+        now = self.clock_us()
         for call in self.waiting():
             if call.state is not CallState.WAITING or (can_offer is not None and not can_offer(call)):
+                continue
+            if call.is_callback and (not call.caller_gone or now < call.not_before_us):
                 continue
             queue = self.queues.get(call.queue)
             if queue is None:
                 continue
-            agent = self.choose_agent(queue, call)
-            if agent is None:
+            agents = self.choose_agents(queue, call)
+            if not agents:
+                if not self.selector.ready_count():
+                    break
                 continue
-            call.state, call.agent_id, call.offered_us = CallState.OFFERING, agent.agent_id, self.clock_us()
-            call.agent_leg_uuid = self.new_uuid()
             call.offers += 1
-            call.tried.add(agent.agent_id)
-            self._transition(agent, ev.RESERVED, call_uuid=call.call_uuid, queue=queue.name)
-            self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent.agent_id)
-            assignments.append(Assignment(call, agent, call.agent_leg_uuid))
+            legs = tuple((agent, agent_leg_uuid(call.call_uuid, call.offers, agent.agent_id)) for agent in agents)
+            call.state, call.offered_us = CallState.OFFERING, now
+            call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
+            call.ringing = {agent.agent_id: leg for agent, leg in legs}
+            for agent, _ in legs:
+                call.tried.add(agent.agent_id)
+                self.selector.stats(agent.agent_id).last_offer_us[queue.name] = now
+                self._transition(agent, ev.RESERVED, call_uuid=call.call_uuid, queue=queue.name)
+                self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent.agent_id, attempt=call.offers)
+            assignments.append(Assignment(call, legs))
         return assignments
 
-    def choose_agent(self, queue: QueueConfig, call: QueuedCall) -> Agent | None:
-        """The agent the queue's strategy picks among the READY agents who
-        meet the call's (relaxed) requirements and were not yet tried for it.
-        When every eligible agent has been tried, the round starts again."""
-        if not self.selector.ready_count():
-            return None
-        waited_s = (self.clock_us() - call.enqueued_us) / 1e6
+    def _tier_exclusions(self, queue: QueueConfig, waited_s: float) -> list[tuple[int, set[str]]]:
+        """(tier, agents to leave out) for each tier the call may use now, first tier first."""
+        members = self._tiers.get(queue.name)
+        if not members:
+            return [(1, set())]
+        reached = 9 if not queue.tier_wait_s else 1 + int(waited_s // queue.tier_wait_s)
+        out = [(1, set(members))]
+        for tier in sorted({t for t in members.values() if t <= reached}):
+            out.append((tier, {a for a, t in members.items() if t != tier}))
+        return out
+
+    def choose_agents(self, queue: QueueConfig, call: QueuedCall) -> list[Agent]:
+        """The agent(s) to ring: the one the queue's strategy picks (all of
+        them for ring-all) among the READY agents who meet the call's
+        (relaxed) requirements, in a tier it has reached, and were not yet
+        tried for it. When every eligible agent has been tried, the round
+        starts again."""
+        waited_s = (self.clock_us() - call.enqueued_us) / US
         rules = relaxed(queue.rules(), queue.relaxation, waited_s)
-        agent_id = self.selector.choose(queue.name, rules, call.tried)
-        if agent_id is None and call.tried:
-            agent_id = self.selector.choose(queue.name, rules)
-            if agent_id is not None:
-                call.tried.clear()
-        if agent_id is None:
-            return None
-        self.selector.stats(agent_id).last_offer_us[queue.name] = self.clock_us()
-        return self.agents[agent_id]
+        tiers = self._tier_exclusions(queue, waited_s)
+        for new_round in (False, True):
+            if new_round and not call.tried:
+                break
+            tried = set() if new_round else call.tried
+            for _, excluded in tiers:
+                if queue.strategy == "ring-all":
+                    ids = self.selector.eligible(queue.name, rules, excluded | tried)[:RING_ALL_MAX_LEGS]
+                else:
+                    one = self.selector.choose(queue.name, rules, excluded | tried)
+                    ids = [one] if one is not None else []
+                if ids:
+                    if new_round:
+                        call.tried.clear()
+                    return [self.agents[a] for a in ids]
+        return []
 
     def _call_for_offer(self, call_uuid: str, agent_id: str) -> QueuedCall | None:
         call = self.calls.get(call_uuid)
-        if call is None or call.state is not CallState.OFFERING or call.agent_id != agent_id:
+        if call is None or call.state is not CallState.OFFERING or agent_id not in call.ringing:
             return None
         return call
 
     def offer_failed(self, call_uuid: str, agent_id: str, cause: str, *, agent_missed: bool = True) -> None:
-        """The agent's phone did not answer (or the leg failed). agent_missed=False
-        when it was not the agent's doing (the switch connection was lost)."""
+        """An agent's phone did not answer (or the leg failed). agent_missed=False
+        when it was not the agent's doing (the switch connection was lost, or
+        another agent answered a ring-all first). The call waits again once
+        none of its legs rings any more."""
         agent = self.agents.get(agent_id)
         call = self._call_for_offer(call_uuid, agent_id)
         if call is not None:
-            self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause)
-            call.state, call.agent_id, call.agent_leg_uuid = CallState.WAITING, "", ""
+            del call.ringing[agent_id]
+            if agent_missed:
+                self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause, attempt=call.offers)
+            if not call.ringing:
+                if not agent_missed:
+                    self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause,
+                                      attempt=call.offers)
+                call.state, call.agent_id, call.agent_leg_uuid = CallState.WAITING, "", ""
         if agent is not None and agent.state == ev.RESERVED and agent.call_uuid == call_uuid:
             agent.missed_offers += 1 if agent_missed else 0
             if agent.missed_offers >= self.max_missed_offers:
@@ -323,35 +740,149 @@ class Acd:
                 self._release(agent)
 
     def connected(self, call_uuid: str, agent_id: str) -> bool:
+        """Caller (or a callback's customer) and this agent are bridged; any
+        other agent still rung for the call (ring-all) is released."""
         call = self._call_for_offer(call_uuid, agent_id)
         agent = self.agents.get(agent_id)
         if call is None or agent is None:
             return False
+        for other in [a for a in call.ringing if a != agent_id]:
+            self.offer_failed(call_uuid, other, "LOSE_RACE", agent_missed=False)
         call.state, call.connected_us = CallState.CONNECTED, self.clock_us()
+        call.agent_id, call.agent_leg_uuid = agent_id, call.ringing.get(agent_id, call.agent_leg_uuid)
+        call.ringing = {}
         agent.missed_offers = 0
         self._transition(agent, ev.ON_CALL, agent.reason if agent.reason.startswith("pending:") else "",
                          call_uuid=call_uuid, queue=call.queue)
-        self._queue_event(call, ev.QUEUE_CONNECTED, agent_id=agent_id)
+        self._queue_event(call, ev.QUEUE_CONNECTED, agent_id=agent_id, attempt=call.offers)
         return True
 
-    def call_ended(self, call_uuid: str) -> QueuedCall | None:
-        """The caller's channel is gone. Returns the call (for the CDR)."""
-        call = self.calls.pop(call_uuid, None)
+    # -- callbacks in queue ------------------------------------------------
+    def dtmf(self, call_uuid: str, digit: str) -> None:
+        """A digit from a waiting caller: the queue's callback key starts
+        leaving a number; then digits, # to finish (# alone: the caller's own
+        number), * to cancel."""
+        call = self.calls.get(call_uuid)
+        if call is None or call.state is not CallState.WAITING or call.is_callback:
+            return
+        queue = self.queues.get(call.queue)
+        if queue is None or not queue.callback_key:
+            return
+        if call.collecting is None:
+            if digit == queue.callback_key:
+                call.collecting, call.collect_until_us = "", self.clock_us() + CALLBACK_COLLECT_S * US
+                self.actions.append(Action("prompt", call.call_uuid, call.node_id, call.queue, "callback_number"))
+            return
+        if digit == "*":
+            call.collecting = None
+            self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
+        elif digit == "#":
+            typed, call.collecting = call.collecting, None
+            try:
+                self.request_callback(call_uuid, typed)
+            except InvalidArgument:
+                self.actions.append(Action("prompt", call.call_uuid, call.node_id, call.queue, "callback_invalid"))
+        elif digit.isdigit() and len(call.collecting) < 20:
+            call.collecting += digit
+            call.collect_until_us = self.clock_us() + CALLBACK_COLLECT_S * US
+
+    def request_callback(self, call_uuid: str, number: str = "") -> QueuedCall:
+        """The caller leaves `number` (default: their own) and will hang up;
+        the call keeps its place and is dialled back when its turn comes."""
+        call = self.waiting_call(call_uuid)
+        queue = self.queues[call.queue]
+        if not queue.callback_dial:
+            raise Conflict(f"queue {queue.name!r} does not offer callbacks", call_uuid=call_uuid)
+        if call.is_callback:
+            return call
+        if call.state is not CallState.WAITING:
+            raise Conflict(f"call {call_uuid} is being offered to an agent", call_uuid=call_uuid)
+        call.callback_number = normalize_number(number or call.ani, "number")
+        call.collecting = None
+        self._queue_event(call, ev.QUEUE_CALLBACK_REQUESTED, position=self.position(call))
+        self.actions.append(Action("callback_confirm", call.call_uuid, call.node_id, call.queue, call.callback_number))
+        return call
+
+    def callback_dialing(self, call_uuid: str, agent_id: str) -> str:
+        """The agent answered a callback; the customer's number is dialled now
+        on the leg returned ("" when the offer is no longer current)."""
+        call = self._call_for_offer(call_uuid, agent_id)
+        if call is None or not call.is_callback:
+            return ""
+        call.callback_attempts += 1
+        call.customer_leg_uuid = customer_leg_uuid(call_uuid, call.callback_attempts)
+        self._queue_event(call, ev.QUEUE_CALLBACK_DIALING, agent_id=agent_id, attempt=call.callback_attempts)
+        return call.customer_leg_uuid
+
+    def callback_failed(self, call_uuid: str, agent_id: str, cause: str) -> QueuedCall | None:
+        """The customer did not answer. The agent is released (not their
+        miss); the call waits callback_retry_s and is tried again, or after
+        the last attempt it ends. Returns the call when it ended (for its CDR)."""
+        call = self._call_for_offer(call_uuid, agent_id)
         if call is None:
             return None
+        queue = self.queues.get(call.queue)
+        self._queue_event(call, ev.QUEUE_CALLBACK_FAILED, agent_id=agent_id, reason=cause,
+                          attempt=call.callback_attempts)
+        self.offer_failed(call_uuid, agent_id, "CALLBACK_" + cause, agent_missed=False)
+        call.customer_leg_uuid = ""
+        if queue is not None and call.callback_attempts < queue.callback_attempts:
+            call.not_before_us = self.clock_us() + queue.callback_retry_s * US
+            call.tried = set()
+            return None
+        self.calls.pop(call_uuid, None)
+        call.state = CallState.ENDED
+        return call
+
+    # -- calls leaving -------------------------------------------------------
+    def call_ended(self, call_uuid: str) -> QueuedCall | None:
+        """The caller's channel is gone. Returns the call (for the CDR); a
+        caller who left a number keeps their place, and the call returned
+        (a copy) says so (is_callback)."""
+        departed = self.departed.pop(call_uuid, None)
+        if departed is not None:
+            return departed
+        call = self.calls.get(call_uuid)
+        if call is None:
+            return None
+        if call.is_callback:
+            call.caller_gone = True
+            return dataclasses.replace(call)          # the caller's CDR; the call stays queued
+        return self._end(call)
+
+    def customer_ended(self, call_uuid: str) -> QueuedCall | None:
+        """A connected callback's customer leg is gone: the call ends."""
+        call = self.calls.get(call_uuid)
+        if call is None or not call.is_callback or call.state is not CallState.CONNECTED:
+            return None
+        return self._end(call)
+
+    def _end(self, call: QueuedCall) -> QueuedCall:
+        call_uuid = call.call_uuid
+        del self.calls[call_uuid]
         agent = self.agents.get(call.agent_id) if call.agent_id else None
+        now = self.clock_us()
         if call.state is CallState.CONNECTED:
             self._queue_event(call, ev.QUEUE_CALL_ENDED, agent_id=call.agent_id)
+            queue = self.queues.get(call.queue)
+            talk_us = max(0, now - call.connected_us)
             if agent is not None:
                 stats = self.selector.stats(agent.agent_id)     # least-calls, least-talk-time
                 stats.calls += 1
-                stats.talk_us += max(0, self.clock_us() - call.connected_us)
+                stats.talk_us += talk_us
+            if queue is not None:
+                self.ewt.call_answered(queue.name, talk_us / US + queue.wrap_up_s,
+                                       (call.connected_us - call.enqueued_us) / US)
             if agent is not None and agent.call_uuid == call_uuid:
-                self._after_call(agent, self.queues.get(call.queue), call_uuid)
+                self._after_call(agent, queue, call_uuid)
         else:
             self._queue_event(call, ev.QUEUE_ABANDONED, agent_id=call.agent_id)
-            if agent is not None and agent.state == ev.RESERVED and agent.call_uuid == call_uuid:
-                self._release(agent)
+            if call.queue in self.queues:
+                self.ewt.call_abandoned(call.queue, (now - call.enqueued_us) / US)
+            for agent_id in list(call.ringing):
+                ringing = self.agents.get(agent_id)
+                if ringing is not None and ringing.state == ev.RESERVED and ringing.call_uuid == call_uuid:
+                    self._release(ringing)
         call.state = CallState.ENDED
         return call
 
@@ -360,16 +891,19 @@ class Acd:
         leg ends with it (the switch hangs it up); the agent goes to wrap-up
         when the caller's hang-up arrives. If it was still offering, the offer failed."""
         call = self.calls.get(call_uuid)
-        if call is not None and call.state is CallState.OFFERING and call.agent_id == agent_id:
+        if call is not None and call.state is CallState.OFFERING and agent_id in call.ringing:
             self.offer_failed(call_uuid, agent_id, "AGENT_LEG_ENDED")
 
+    # -- time ----------------------------------------------------------------
     def tick(self) -> None:
-        """Time-driven transitions: wrap-up ends, stuck reservations expire."""
+        """Time-driven transitions: wrap-up ends, stuck reservations expire,
+        calls overflow after max wait, announcements fall due, an abandoned
+        number entry times out."""
         now = self.clock_us()
-        for agent in self.agents.values():
+        for agent in list(self.agents.values()):
             if agent.state == ev.WRAP_UP:
                 queue = self.queues.get(agent.queue)
-                wrap_us = (queue.wrap_up_s if queue else 0) * 1_000_000
+                wrap_us = (queue.wrap_up_s if queue else 0) * US
                 if now - agent.state_since_us >= wrap_us:
                     self._release(agent)
             elif agent.state in (ev.RESERVED, ev.ON_CALL) and agent.call_uuid not in self.calls:
@@ -378,24 +912,69 @@ class Acd:
             elif agent.state == ev.RESERVED:
                 call = self.calls.get(agent.call_uuid)
                 queue = self.queues.get(agent.queue)
-                limit = ((queue.ring_timeout_s if queue else 15) + 15) * 1_000_000
-                if call is not None and now - call.offered_us > limit:
+                limit = ((queue.ring_timeout_s if queue else 15) + 15) * US
+                if call is not None and agent.agent_id not in call.ringing:
+                    self._release(agent)               # reserved for a call that no longer rings it
+                elif call is not None and now - call.offered_us > limit:
                     self.offer_failed(call.call_uuid, agent.agent_id, "RESERVATION_EXPIRED")
+        for call in list(self.calls.values()):
+            if call.state is not CallState.WAITING:
+                continue
+            queue = self.queues.get(call.queue)
+            if queue is None:
+                continue
+            if call.collecting is not None and now >= call.collect_until_us:
+                call.collecting = None
+                self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
+            if call.is_callback:
+                continue
+            if queue.max_wait_s and now - call.enqueued_us >= queue.max_wait_s * US and queue.overflow:
+                self._overflow(call, queue.overflow, "max_wait", 0)
+                continue
+            if queue.announce_every_s and call.next_announce_us and now >= call.next_announce_us \
+                    and call.collecting is None:
+                call.next_announce_us = now + queue.announce_every_s * US
+                position = self.position(call)
+                ewt = self.ewt_s(queue.name, position)
+                minutes = max(1, (ewt + 59) // 60) if ewt >= 0 else 0
+                if ewt >= 0:
+                    text = queue.announcement.format(position=position, minutes=minutes)
+                else:
+                    text = queue.announcement.split(".")[0].format(position=position, minutes="") + "."
+                self._queue_event(call, ev.QUEUE_ANNOUNCED, position=position, ewt_s=ewt)
+                self.actions.append(Action("announce", call.call_uuid, call.node_id, call.queue, text))
 
     def reconcile(self, live_uuids: set[str],
                   on_switch: Callable[[QueuedCall], bool] | None = None) -> list[QueuedCall]:
         """Drop calls whose channels no longer exist on the switch (after a
-        reconnect or a switch restart); with several switches, only the calls
-        for which on_switch(call) is True are checked. Returns the calls that ended."""
+        reconnect, a switch restart or a routing restart); with several
+        switches, only the calls for which on_switch(call) is True are
+        checked. A callback whose caller is gone has no channel to check
+        until it is dialled. Returns the calls that ended."""
         ended = []
-        for call_uuid in [u for u, c in self.calls.items()
-                          if u not in live_uuids and (on_switch is None or on_switch(c))]:
-            call = self.call_ended(call_uuid)
-            if call is not None:
+        for call_uuid, call in list(self.calls.items()):
+            leg = call.live_leg()
+            if leg is None or leg in live_uuids or (on_switch is not None and not on_switch(call)):
+                continue
+            if call.is_callback and call.caller_gone:
+                if call.state is not CallState.CONNECTED:
+                    continue                                # being dialled: the offer settles it
+                done = self.customer_ended(call_uuid)
+            else:
+                done = self.call_ended(call_uuid)
+            if done is not None:
+                ended.append(done)
+        for call_uuid, call in list(self.departed.items()):
+            if call_uuid not in live_uuids and (on_switch is None or on_switch(call)):
+                del self.departed[call_uuid]
                 ended.append(call)
         self.tick()
         return ended
 
     def drain(self) -> list[tuple[str, object]]:
         out, self.outbox = self.outbox, []
+        return out
+
+    def take_actions(self) -> list[Action]:
+        out, self.actions = self.actions, []
         return out

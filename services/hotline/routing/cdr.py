@@ -40,13 +40,32 @@ def fill_from_queue(cdr: ev.Cdr, call: QueuedCall | None) -> None:
         cdr.disposition = ev.DISPOSITION_ENDED_IN_IVR if cdr.answer_us else ev.DISPOSITION_FAILED
         return
     cdr.queue = call.queue
-    cdr.enqueue_us = call.enqueued_us
+    cdr.enqueue_us = call.first_enqueued_us or call.enqueued_us
+    cdr.callback_number = call.callback_number
     cdr.offers = call.offers
     cdr.menu_choice = cdr.menu_choice or call.menu_choice
     cdr.ani = cdr.ani or call.ani
     cdr.dnis = cdr.dnis or call.dnis
     if not cdr.answer_us:
         cdr.answer_us = call.answered_us
+    if call.is_callback and cdr.call_uuid != call.call_uuid:
+        # The callback's own CDR: the dialled customer leg.
+        cdr.callback_for = call.call_uuid
+        cdr.enqueue_us = call.enqueued_us
+        if not call.connected_us:
+            cdr.disposition = ev.DISPOSITION_CALLBACK_FAILED
+            return
+    elif call.is_callback:
+        cdr.disposition = ev.DISPOSITION_CALLBACK       # the caller left a number and hung up
+        cdr.queue_wait_us = max(0, cdr.end_us - cdr.enqueue_us)
+        return
+    if call.state is CallState.OVERFLOWED:
+        cdr.disposition = ev.DISPOSITION_OVERFLOWED
+        cdr.overflow_destination = call.destination
+        return
+    if call.state is CallState.REJECTED:
+        cdr.disposition = ev.DISPOSITION_REJECTED
+        return
     if call.connected_us:
         cdr.disposition = ev.DISPOSITION_ANSWERED
         cdr.agent_id = call.agent_id
@@ -59,12 +78,15 @@ def fill_from_queue(cdr: ev.Cdr, call: QueuedCall | None) -> None:
         cdr.agent_id = ""
 
 
-def reconciled_cdr(call: QueuedCall, node_id: str, now_us: int) -> ev.Cdr:
+def reconciled_cdr(call: QueuedCall, node_id: str, now_us: int, *, leg_uuid: str = "",
+                   cause: str = "LOST_BY_SWITCH") -> ev.Cdr:
     """A CDR for a call whose channel vanished without a hang-up event
-    (FreeSWITCH restarted or the connection was lost meanwhile)."""
-    cdr = ev.Cdr(event_id=f"cdr:{call.call_uuid}", call_uuid=call.call_uuid, node_id=node_id or call.node_id,
+    (FreeSWITCH restarted or the connection was lost meanwhile), or for a
+    callback that never reached its customer (leg_uuid: its last dialled leg)."""
+    uuid = leg_uuid or call.call_uuid
+    cdr = ev.Cdr(event_id=f"cdr:{uuid}", call_uuid=uuid, node_id=node_id or call.node_id,
                  ani=call.ani, dnis=call.dnis, caller_name=call.caller_name, end_us=now_us,
-                 hangup_cause="LOST_BY_SWITCH", answer_us=call.answered_us,
+                 hangup_cause=cause, answer_us=call.answered_us,
                  start_us=call.answered_us or call.enqueued_us)
     fill_from_queue(cdr, call)
     if call.state is CallState.CONNECTED:

@@ -47,6 +47,12 @@ class RoutingCore:
                     self.wakeup.set()
                 elif message.type == ev.QUEUE_CONNECTED:
                     metrics.OFFERS.labels(message.queue, "connected").inc()
+                elif message.type == ev.QUEUE_OVERFLOWED:
+                    metrics.OVERFLOWED.labels(message.queue, message.reason).inc()
+                elif message.type == ev.QUEUE_CALLBACK_REQUESTED:
+                    metrics.CALLBACKS.labels(message.queue).inc()
+        if self.acd.actions:
+            self.wakeup.set()                # the switch side carries them out
         self.update_gauges()
 
     def update_gauges(self) -> None:

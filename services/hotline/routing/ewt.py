@@ -201,7 +201,8 @@ class EwtEstimator:
         """A call of the queue was handled: handle_s = talk + wrap-up; waited_s =
         its time in queue before the answer (None: not reported)."""
         stats = self._stats(queue)
-        handle_s = _positive_number("handle_s", handle_s)
+        # Below a millisecond a handle time is noise (and its square underflows).
+        handle_s = max(_positive_number("handle_s", handle_s), 1e-3)
         if waited_s is not None:
             waited_s = _positive_number("waited_s", waited_s)
         self._decay_to_now(stats)
@@ -218,7 +219,7 @@ class EwtEstimator:
     def call_abandoned(self, queue: str, waited_s: float) -> None:
         """A caller of the queue hung up after waiting waited_s."""
         stats = self._stats(queue)
-        waited_s = _positive_number("waited_s", waited_s)
+        waited_s = max(_positive_number("waited_s", waited_s), 1e-3)    # as handle times: no sub-ms noise
         self._decay_to_now(stats)
         stats.abandoned += 1.0
         stats.exposure_s += waited_s

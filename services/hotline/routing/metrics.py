@@ -12,3 +12,8 @@ QUEUE_TO_BRIDGE = Histogram("hotline_routing_offer_to_bridge_seconds",
 CDRS = Counter("hotline_routing_cdrs_total", "CDRs published", ["disposition"])
 SWITCH_CONNECTED = Gauge("hotline_routing_switch_connected", "1 while the ESL connection to the FreeSWITCH node is up",
                          ["node"])
+OVERFLOWED = Counter("hotline_routing_calls_overflowed_total",
+                     "Calls sent on by a queue (reason: max_wait, max_length, closed, rule)", ["queue", "reason"])
+CALLBACKS = Counter("hotline_routing_callbacks_requested_total", "Callers who left a number for a callback",
+                    ["queue"])
+REBUILD_SECONDS = Gauge("hotline_routing_rebuild_seconds", "How long the last state rebuild from Kafka took")

@@ -124,6 +124,9 @@ _STRATEGIES: dict[str, Key] = {
     "least-calls": lambda a, q, r: (a.calls,),
     "least-talk-time": lambda a, q, r: (a.talk_us,),
     "random": lambda a, q, r: (r.random(),),
+    # Ring-all rings every eligible agent at once (the ACD asks for eligible());
+    # the order only decides which legs go first when the list is capped.
+    "ring-all": lambda a, q, r: (a.idle_since_us,),
 }
 
 

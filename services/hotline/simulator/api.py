@@ -108,6 +108,37 @@ def _split(arg: str | None, limit: int) -> list[str]:
     return arg.strip().split(" ", limit - 1) if limit > 1 else [arg.strip()]
 
 
+def _separate(arg: str | None, limit: int) -> list[str]:
+    """switch_separate_string() with its quoting: a field in single quotes
+    may hold spaces (the quotes are removed); backslash escapes a quote."""
+    fields: list[str] = []
+    text = (arg or "").strip()
+    i = 0
+    while i < len(text) and len(fields) < limit:
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i >= len(text):
+            break
+        if len(fields) == limit - 1:
+            rest = text[i:]
+            fields.append(rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] == "'" else rest)
+            break
+        out, quoted = [], False
+        while i < len(text) and (quoted or text[i] != " "):
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text) and text[i + 1] in "'\"\\":
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == "'" and (quoted or "'" in text[i + 1:]):
+                quoted = not quoted
+            else:
+                out.append(ch)
+            i += 1
+        fields.append("".join(out))
+    return fields
+
+
 # -- status / version -------------------------------------------------------------
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -464,7 +495,8 @@ def api_uuid_record(api: Api, arg: str | None) -> str:
 
 @command("uuid_broadcast")
 def api_uuid_broadcast(api: Api, arg: str | None) -> str:
-    argv = _split(arg, 3)
+    """switch_ivr_broadcast(): the path plays with playback, or "app::args" runs that application."""
+    argv = _separate(arg, 3)
     if len(argv) < 2:
         return f"-USAGE: {BROADCAST_SYNTAX}\n"
     path, leg = argv[1], "aleg"
@@ -478,8 +510,11 @@ def api_uuid_broadcast(api: Api, arg: str | None) -> str:
         targets.append(ch)
     if leg in ("bleg", "both") and ch.partner is not None:
         targets.append(ch.partner)
+    app_name, sep, app_arg = path.partition("::")
+    if not sep:
+        app_name, app_arg = "playback", path
     for t in targets:
-        t.queue_message(Message("playback", path, broadcast=True, not_before=time.monotonic() + 0.02))
+        t.queue_message(Message(app_name, app_arg, broadcast=True, not_before=time.monotonic() + 0.02))
     return "+OK Message sent\n"
 
 
