@@ -178,15 +178,19 @@ def test_a_user_without_any_password_is_reported(tree):
 # -- the bad inputs the issue names --------------------------------------
 def test_a_mismatched_ivr_port_names_the_dialplan_file_and_the_setting():
     problems = check(hotline_env={**ENV, "HOTLINE_IVR_SOCKET_PORT": "9091"})
-    line = line_of(CONF / "dialplan" / "public" / "00_hotline.xml", 'application="socket"')
-    assert problems == [f"{CONF}/dialplan/public/00_hotline.xml:{line}: socket sends calls to 127.0.0.1:9090 but "
-                        "Hotline's IVR listens on port 9091 (HOTLINE_IVR_SOCKET_PORT, ivr.socket_port)"]
+    # Both sockets to the IVR: the service number, and the queues' overflow back to an IVR flow.
+    expected = []
+    for path in (CONF / "dialplan" / "hotline-overflow.xml", CONF / "dialplan" / "public" / "00_hotline.xml"):
+        line = line_of(path, 'application="socket"')
+        expected.append(f"{path}:{line}: socket sends calls to 127.0.0.1:9090 "
+                        "but Hotline's IVR listens on port 9091 (HOTLINE_IVR_SOCKET_PORT, ivr.socket_port)")
+    assert problems == expected
 
 
 def test_a_socket_pointing_elsewhere_names_the_file_and_the_setting():
     problems = check(fs_env={**ENV, "HOTLINE_FS_IVR_ADDRESS": "10.9.9.9:9090"})
-    assert len(problems) == 1
-    assert "00_hotline.xml" in problems[0] and "10.9.9.9" in problems[0]
+    assert len(problems) == 2 and "hotline-overflow.xml" in problems[0]
+    assert "00_hotline.xml" in problems[1] and "10.9.9.9" in problems[1]
     assert "HOTLINE_IVR_SOCKET_HOST" in problems[0] and "HOTLINE_FS_IVR_ADDRESS" in problems[0]
 
 
@@ -200,7 +204,8 @@ def test_a_literal_socket_address_elsewhere_is_reported(tree):
 def test_an_ivr_listening_on_every_address_is_fine_but_freeswitch_must_not_dial_a_wildcard():
     env = {**ENV, "HOTLINE_IVR_SOCKET_HOST": "0.0.0.0"}
     problems = check(fs_env=env)
-    assert len(problems) == 1 and "socket connects to 0.0.0.0" in problems[0] and "HOTLINE_FS_IVR_ADDRESS" in problems[0]
+    assert len(problems) == 2     # the service number's socket and the overflow context's
+    assert all("socket connects to 0.0.0.0" in p and "HOTLINE_FS_IVR_ADDRESS" in p for p in problems)
     assert check(fs_env={**env, "HOTLINE_FS_IVR_ADDRESS": "10.0.0.8:9090"}) == []
 
 
@@ -270,8 +275,9 @@ def test_esl_port_listen_address_and_acl_follow_hotlines_settings():
 
 def test_node_id_recordings_and_hold_music_follow_hotlines_settings():
     problems = check(fs_env={**ENV, "HOTLINE_ESL_NODE_ID": "fs2"}, hotline_env=ENV)
-    assert len(problems) == 1 and "00_hotline.xml" in problems[0]
-    assert "hotline_node is fs2 but Hotline calls this node fs1 (HOTLINE_ESL_NODE_ID, esl.node_id)" in problems[0]
+    assert len(problems) == 2 and "hotline-overflow.xml" in problems[0] and "00_hotline.xml" in problems[1]
+    assert all("hotline_node is fs2 but Hotline calls this node fs1 (HOTLINE_ESL_NODE_ID, esl.node_id)" in p
+               for p in problems)
     problems = check(hotline_env={**ENV, "HOTLINE_RECORDING_DIRECTORY": "/srv/rec"})
     assert len(problems) == 1 and "vars.xml" in problems[0] and "HOTLINE_RECORDING_DIRECTORY" in problems[0]
     problems = check(hotline_env={**ENV, "HOTLINE_ROUTING_HOLD_MUSIC": "local_stream://jazz"})
@@ -404,8 +410,9 @@ def test_cli_exits_2_with_one_line_per_problem():
     done = run_cli({**ENV, "HOTLINE_IVR_SOCKET_PORT": "9092", "HOTLINE_FS_IVR_ADDRESS": "127.0.0.1:9090"})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert lines[-1] == f"1 problem in {CONF}"
-    assert lines[0].startswith(f"{CONF}/dialplan/public/00_hotline.xml:") and "HOTLINE_IVR_SOCKET_PORT" in lines[0]
+    assert lines[-1] == f"2 problems in {CONF}"
+    assert lines[0].startswith(f"{CONF}/dialplan/hotline-overflow.xml:") and "HOTLINE_IVR_SOCKET_PORT" in lines[0]
+    assert lines[1].startswith(f"{CONF}/dialplan/public/00_hotline.xml:") and "HOTLINE_IVR_SOCKET_PORT" in lines[1]
 
 
 def test_with_several_nodes_the_tree_is_checked_against_its_own_node():

@@ -110,8 +110,8 @@ class RoutingSettings:
     # Text-to-speech for announcements and callback prompts: "<engine>|<voice>" (mod_flite).
     tts: str = "flite|kal"
     # Overflow to voicemail:<box> / ivr:<flow> transfers the caller to the
-    # extension "<prefix><box or flow>" in this dialplan context (freeswitch/conf/dialplan/public.xml).
-    overflow_context: str = "public"
+    # extension "<prefix><box or flow>" in this dialplan context (freeswitch/conf/dialplan/hotline-overflow.xml).
+    overflow_context: str = "hotline-overflow"
     voicemail_prefix: str = "hotline-voicemail-"
     ivr_prefix: str = "hotline-ivr-"
     # Caller ID shown to customers on callbacks; empty: the number they called.
