@@ -3,13 +3,17 @@ and its FreeSWITCH side, wired from settings."""
 from __future__ import annotations
 
 import logging
+import time
 
+from hotline.common import topics
 from hotline.common.bus import EventBus
 from hotline.common.errors import ConfigError
 from hotline.common.grpc import GrpcServer
 from hotline.common.settings import Settings, parse_queue_specs
 from hotline.freeswitch.pool import SwitchPool
+from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.proto.routing.v1 import routing_pb2, routing_pb2_grpc
+from hotline.routing import config, metrics, rebuild
 from hotline.routing.acd import QueueConfig
 from hotline.routing.api import RoutingServicer
 from hotline.routing.core import RoutingCore
@@ -48,8 +52,8 @@ class RoutingService:
         self.bus = bus
         self.core = RoutingCore(bus)
         self.switches = switches or SwitchPool.from_settings(settings.esl, ESL_EVENTS)
-        self.switch = SwitchSide(self.core, self.switches, bus, tick_s=settings.routing.tick_s)
-        self.servicer = RoutingServicer(self.core, self.switch.start_hold_music, nodes=list(self.switches.nodes))
+        self.switch = SwitchSide(self.core, self.switches, bus, settings=settings.routing)
+        self.servicer = RoutingServicer(self.core, nodes=list(self.switches.nodes))
         self.server = GrpcServer(settings.grpc.routing)
         self.server.add(routing_pb2_grpc.add_RoutingServicer_to_server, self.servicer, SERVICE_NAME)
         for spec in parse_queue_specs(settings.routing.queues):
@@ -57,12 +61,41 @@ class RoutingService:
                                                    ring_timeout_s=settings.routing.default_ring_timeout_s, **spec))
         for agent_id, contact, skills in parse_agent_specs(settings.routing.agents):
             self.core.acd.upsert_agent(agent_id, agent_id, contact, skills)
+        self.core.acd.drain()
         # Serving while at least one node is up: calls on the others wait for theirs.
         self.switches.on_connected(lambda *_: self.server.set_all_serving(True))
         self.switches.on_disconnected(lambda *_: self.server.set_all_serving(self.switches.connected))
         self.grpc_port: int | None = None
 
+    def rebuild(self) -> rebuild.Restored:
+        """Configuration from the config-events topic (over the settings'
+        queues and agents), then agents' states and queued calls from the
+        ACD's own events; the switch's channels settle the rest on connect."""
+        started = time.monotonic()
+        applied = config.rebuild(self.core.acd, self.bus)
+        since_ms = int(time.time() * 1000) - self.settings.routing.rebuild_lookback_s * 1000
+        records = self.bus.read_log([topics.AGENT_EVENTS, topics.QUEUE_EVENTS], since_ms=since_ms)
+        agent_events, queue_events = [], []
+        for record in records:
+            try:
+                if record.topic == topics.AGENT_EVENTS:
+                    agent_events.append(ev.AgentStateEvent.FromString(record.value))
+                else:
+                    queue_events.append(ev.QueueEvent.FromString(record.value))
+            except Exception as exc:  # noqa: BLE001 - a bad record must not stop the service
+                log.warning("rebuild: %s record at %d/%d undecodable: %s", record.topic, record.partition,
+                            record.offset, exc)
+        restored = rebuild.restore(self.core.acd, agent_events, queue_events)
+        for call in restored.offering:
+            self.switch.settle_later(call, call.node_id or next(iter(self.switches.nodes), ""))
+        metrics.REBUILD_SECONDS.set(time.monotonic() - started)
+        log.info("rebuilt routing state in %.2fs: %d configuration objects, %d agents, %d calls "
+                 "(%d offers to settle with the switch, %d left out)", time.monotonic() - started, applied,
+                 restored.agents, restored.calls, len(restored.offering), restored.skipped)
+        return restored
+
     def start(self) -> None:
+        self.rebuild()
         self.grpc_port = self.server.start()
         self.switch.start()
         self.switches.start()
