@@ -36,6 +36,7 @@ import enum
 import itertools
 import logging
 import math
+import re
 import uuid
 from typing import Callable, Iterable, Sequence
 
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 AgentState = ev.AgentState
 SETTABLE_STATES = (ev.LOGGED_OUT, ev.NOT_READY, ev.READY)
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOGGED_IN = (ev.NOT_READY, ev.READY, ev.RESERVED, ev.ON_CALL, ev.WRAP_UP)
 US = 1_000_000
 MAX_OVERFLOW_HOPS = 4
@@ -108,8 +110,8 @@ class QueueConfig:
         return self.requirements or (Requirement(self.skill, 1),)
 
     def validate(self) -> None:
-        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
-            raise InvalidArgument("name", "must be letters, digits, '-' or '_'")
+        if not QUEUE_NAME.fullmatch(self.name):
+            raise InvalidArgument("name", "must be 1 to 64 ASCII letters, digits, '-' or '_'")
         if not self.skill:
             raise InvalidArgument("skill", "is required")
         if not 0 < self.service_level_threshold_s <= 3600:
@@ -329,6 +331,9 @@ class Acd:
         self.selector.remove_queue(name)
         self.ewt.remove_queue(name)
         self._tiers.pop(name, None)
+        for agent in self.agents.values():          # tiers name existing queues only
+            if agent.tiers.pop(name, None) is not None:
+                self.selector.stats(agent.agent_id).tiers.pop(name, None)
 
     def upsert_calendar(self, calendar: Calendar) -> Calendar:
         calendar.validate()
@@ -886,12 +891,14 @@ class Acd:
         call.state = CallState.ENDED
         return call
 
-    def agent_leg_ended(self, call_uuid: str, agent_id: str) -> None:
+    def agent_leg_ended(self, call_uuid: str, agent_id: str, leg_uuid: str = "") -> None:
         """The agent's leg is gone. If the call was connected, the caller's
         leg ends with it (the switch hangs it up); the agent goes to wrap-up
-        when the caller's hang-up arrives. If it was still offering, the offer failed."""
+        when the caller's hang-up arrives. If it was still offering, the offer
+        failed, unless the leg is an earlier offer's (an orphan hung up late)."""
         call = self.calls.get(call_uuid)
-        if call is not None and call.state is CallState.OFFERING and agent_id in call.ringing:
+        if call is not None and call.state is CallState.OFFERING and agent_id in call.ringing \
+                and (not leg_uuid or call.ringing[agent_id] == leg_uuid):
             self.offer_failed(call_uuid, agent_id, "AGENT_LEG_ENDED")
 
     # -- time ----------------------------------------------------------------

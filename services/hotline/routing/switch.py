@@ -354,7 +354,8 @@ class SwitchSide:
         if event.name != "CHANNEL_HANGUP_COMPLETE":
             return
         if role == "agent":
-            self.acd.agent_leg_ended(event.var("hotline_call_uuid") or "", event.var("hotline_agent_id") or "")
+            self.acd.agent_leg_ended(event.var("hotline_call_uuid") or "", event.var("hotline_agent_id") or "",
+                                     event.uuid or "")
         elif role == "callback":
             call = self.acd.calls.get(event.var("hotline_call_uuid") or "")
             if call is not None and call.state is CallState.CONNECTED and call.customer_leg_uuid == event.uuid:

@@ -430,3 +430,29 @@ def test_position_and_expected_wait_are_announced_periodically(acd, clock):
     announced = [m for m in events(acd) if m.type == ev.QUEUE_ANNOUNCED]
     assert [m.position for m in announced] == [1, 2]
     assert all(m.ewt_s > 0 for m in announced)
+
+
+def test_deleting_a_queue_drops_it_from_agents_tiers(acd, clock):
+    acd.upsert_queue(QueueConfig("gone", "support"))
+    ready(acd, clock, "a1", tiers={"gone": 2, "support": 1})
+    acd.delete_queue("gone")
+    assert acd.agents["a1"].tiers == {"support": 1}
+    acd.upsert_agent("a1", "a1", "user/a1@default", {"support": 5}, acd.agents["a1"].tiers)   # still valid
+
+
+def test_queue_names_are_ascii(acd):
+    with pytest.raises(InvalidArgument) as err:
+        acd.upsert_queue(QueueConfig("café", "support"))
+    assert err.value.field == "name"
+
+
+def test_an_orphan_agent_legs_late_hangup_does_not_fail_the_current_offer(acd, clock):
+    ready(acd, clock, "a1")
+    acd.enqueue("c1", "support")
+    (first,) = acd.next_assignments()
+    acd.offer_failed("c1", "a1", "SWITCH_UNREACHABLE", agent_missed=False)
+    (second,) = acd.next_assignments()
+    acd.agent_leg_ended("c1", "a1", first.agent_leg_uuid)      # the first offer's leg, killed late
+    assert acd.calls["c1"].state is CallState.OFFERING
+    acd.agent_leg_ended("c1", "a1", second.agent_leg_uuid)
+    assert acd.calls["c1"].state is CallState.WAITING
