@@ -85,7 +85,13 @@ class IvrSession:
             call_uuid=call.uuid, queue=result.queue, ani=call.ani or "", dnis=call.dnis or "",
             caller_name=call.caller_name or "", node_id=call.node_id or self.node_id, answered_us=answered_us,
             menu_choice=result.choice), timeout=10)
-        log.info("queued in %s at position %d", result.queue, response.position)
+        outcome = routing_pb2.EnqueueOutcome.Name(response.outcome)
+        if response.outcome == routing_pb2.OVERFLOWED:
+            log.info("%s: routing sends the call to %s", outcome, response.destination)
+        elif response.outcome == routing_pb2.REJECTED:
+            log.info("%s by a routing rule (%s)", outcome, response.reject_cause)
+        else:
+            log.info("queued in %s at position %d", response.queue or result.queue, response.position)
         return "queued"
 
     def _hangup(self, cause: str) -> None:

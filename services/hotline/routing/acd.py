@@ -56,6 +56,8 @@ LOGGED_IN = (ev.NOT_READY, ev.READY, ev.RESERVED, ev.ON_CALL, ev.WRAP_UP)
 US = 1_000_000
 MAX_OVERFLOW_HOPS = 4
 RING_ALL_MAX_LEGS = 30
+# Hang-up causes of an agent's leg that are not the agent's doing.
+NOT_A_MISS = frozenset({"LOSE_RACE", "ORIGINATOR_CANCEL", "NORMAL_TEMPORARY_FAILURE", "SWITCH_CONGESTION"})
 CALLBACK_COLLECT_S = 20
 DEFAULT_ANNOUNCEMENT = "You are caller number {position}. Your expected wait is about {minutes} minutes."
 # Agent legs get names derived from the call, the offer and the agent, so a
@@ -891,15 +893,18 @@ class Acd:
         call.state = CallState.ENDED
         return call
 
-    def agent_leg_ended(self, call_uuid: str, agent_id: str, leg_uuid: str = "") -> None:
+    def agent_leg_ended(self, call_uuid: str, agent_id: str, leg_uuid: str = "", cause: str = "") -> None:
         """The agent's leg is gone. If the call was connected, the caller's
         leg ends with it (the switch hangs it up); the agent goes to wrap-up
         when the caller's hang-up arrives. If it was still offering, the offer
-        failed, unless the leg is an earlier offer's (an orphan hung up late)."""
+        failed, unless the leg is an earlier offer's (an orphan hung up late).
+        A ring-all leg cancelled because another agent answered first
+        (LOSE_RACE) is no miss."""
         call = self.calls.get(call_uuid)
         if call is not None and call.state is CallState.OFFERING and agent_id in call.ringing \
                 and (not leg_uuid or call.ringing[agent_id] == leg_uuid):
-            self.offer_failed(call_uuid, agent_id, "AGENT_LEG_ENDED")
+            self.offer_failed(call_uuid, agent_id, cause or "AGENT_LEG_ENDED",
+                              agent_missed=cause not in NOT_A_MISS)
 
     # -- time ----------------------------------------------------------------
     def tick(self) -> None:

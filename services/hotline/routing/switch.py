@@ -355,7 +355,7 @@ class SwitchSide:
             return
         if role == "agent":
             self.acd.agent_leg_ended(event.var("hotline_call_uuid") or "", event.var("hotline_agent_id") or "",
-                                     event.uuid or "")
+                                     event.uuid or "", event.get("Hangup-Cause") or "")
         elif role == "callback":
             call = self.acd.calls.get(event.var("hotline_call_uuid") or "")
             if call is not None and call.state is CallState.CONNECTED and call.customer_leg_uuid == event.uuid:

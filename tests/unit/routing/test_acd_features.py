@@ -69,6 +69,19 @@ def test_ring_all_rings_every_eligible_agent_and_the_first_to_answer_wins(acd, c
     assert acd.agents["a1"].missed_offers == 0          # losing the race is no miss
 
 
+def test_ring_all_legs_cancelled_by_the_switch_when_another_answers_are_no_miss(acd, clock):
+    acd.upsert_queue(QueueConfig("hunt", "support", strategy="ring-all"))
+    ready(acd, clock, "a1")
+    ready(acd, clock, "a2")
+    acd.enqueue("c1", "hunt")
+    (offer,) = acd.next_assignments()
+    legs = {agent.agent_id: leg for agent, leg in offer.legs}
+    acd.agent_leg_ended("c1", "a1", legs["a1"], "LOSE_RACE")       # FreeSWITCH cancels the loser first
+    assert acd.agents["a1"].state == ev.READY and acd.agents["a1"].missed_offers == 0
+    assert acd.calls["c1"].state is CallState.OFFERING             # a2 still rings
+    assert acd.connected("c1", "a2")
+
+
 def test_ring_all_nobody_answers_every_agent_missed_it(acd, clock):
     acd.upsert_queue(QueueConfig("hunt", "support", strategy="ring-all"))
     ready(acd, clock, "a1")
