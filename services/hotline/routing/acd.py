@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import itertools
 import logging
 import math
@@ -53,9 +54,11 @@ AgentState = ev.AgentState
 SETTABLE_STATES = (ev.LOGGED_OUT, ev.NOT_READY, ev.READY)
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOGGED_IN = (ev.NOT_READY, ev.READY, ev.RESERVED, ev.ON_CALL, ev.WRAP_UP)
+STAFFED = (ev.READY, ev.RESERVED, ev.ON_CALL, ev.WRAP_UP)     # serving calls (for the expected wait)
 US = 1_000_000
 MAX_OVERFLOW_HOPS = 4
 RING_ALL_MAX_LEGS = 30
+_NO_TIERS: list[tuple[int, set[str]]] = [(1, set())]
 # Hang-up causes of an agent's leg that are not the agent's doing.
 NOT_A_MISS = frozenset({"LOSE_RACE", "ORIGINATOR_CANCEL", "NORMAL_TEMPORARY_FAILURE", "SWITCH_CONGESTION"})
 CALLBACK_COLLECT_S = 20
@@ -65,13 +68,20 @@ DEFAULT_ANNOUNCEMENT = "You are caller number {position}. Your expected wait is 
 LEG_NAMESPACE = uuid.UUID("6f1f6a52-3b6c-4d0e-9a51-6c1f0e6b2a10")
 
 
+def _name_uuid(name: str) -> str:
+    """uuid.uuid5(LEG_NAMESPACE, name) as a string, without building UUID objects
+    (it is on the routing decision's path)."""
+    h = hashlib.sha1(LEG_NAMESPACE.bytes + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16], 16) & 3 | 8):x}{h[17:20]}-{h[20:32]}"
+
+
 def agent_leg_uuid(call_uuid: str, offer: int, agent_id: str) -> str:
-    return str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/{offer}/{agent_id}"))
+    return _name_uuid(f"{call_uuid}/{offer}/{agent_id}")
 
 
 def customer_leg_uuid(call_uuid: str, attempt: int) -> str:
     """The leg a callback dials on its attempt-th try."""
-    return str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/callback/{attempt}"))
+    return _name_uuid(f"{call_uuid}/callback/{attempt}")
 
 
 class CallState(enum.Enum):
@@ -301,7 +311,8 @@ class Acd:
         self._tiers: dict[str, dict[str, int]] = {}     # queue -> agent id -> tier (agents with a tier > 1)
         self.selector = AgentSelector()
         self.ewt = EwtEstimator(clock_us)
-        self._staffing: dict[str, tuple[int, int, tuple[int, ...]]] = {}  # queue -> (at, servers, busy since)
+        self._members: dict[str, set[str]] = {}          # queue -> agents who serve it
+        self._agent_queues: dict[str, set[str]] = {}     # agent id -> queues it serves
 
     # -- configuration -------------------------------------------------
     def upsert_queue(self, queue: QueueConfig) -> QueueConfig:
@@ -315,6 +326,7 @@ class Acd:
         self.queues[queue.name] = queue
         self.selector.set_queue(queue.name, queue.skill, queue.strategy, (r.skill for r in queue.rules()))
         self.ewt.add_queue(queue.name)
+        self._restaff_queue(queue)
         return queue
 
     def delete_queue(self, name: str) -> None:
@@ -333,6 +345,9 @@ class Acd:
         self.selector.remove_queue(name)
         self.ewt.remove_queue(name)
         self._tiers.pop(name, None)
+        self._members.pop(name, None)
+        for queues in self._agent_queues.values():
+            queues.discard(name)
         for agent in self.agents.values():          # tiers name existing queues only
             if agent.tiers.pop(name, None) is not None:
                 self.selector.stats(agent.agent_id).tiers.pop(name, None)
@@ -410,6 +425,7 @@ class Acd:
                 self._tiers.setdefault(queue_name, {})[agent_id] = tier
         stats = self.selector.stats(agent_id, agent.skills)
         stats.tiers = {q: (t, 0) for q, t in agent.tiers.items()}
+        self._restaff_agent(agent)
         if self.selector.is_ready(agent_id):
             self.selector.set_ready(agent_id)          # re-indexed under the new tiers
         return agent
@@ -419,6 +435,8 @@ class Acd:
         if agent.state in (ev.RESERVED, ev.ON_CALL):
             raise Conflict(f"agent {agent_id} is on a call", agent_id=agent_id)
         self._transition(agent, ev.LOGGED_OUT, "deleted")
+        for queue_name in self._agent_queues.pop(agent_id, ()):
+            self._members.get(queue_name, set()).discard(agent_id)
         for members in self._tiers.values():
             members.pop(agent_id, None)
         del self.agents[agent_id]
@@ -609,27 +627,44 @@ class Acd:
                        and c.state in (CallState.WAITING, CallState.OFFERING)
                        and (-c.priority, c.enqueued_us, c.seq) < mine)
 
+    # -- staffing (for the expected wait) -----------------------------------
+    # Which agents serve which queue changes only with skills or a queue's
+    # requirements, so it is kept as sets; who of them is busy is read when
+    # an estimate is needed (never on the routing decision's path).
+    def _restaff_agent(self, agent: Agent) -> None:
+        for queue_name in self._agent_queues.pop(agent.agent_id, set()):
+            self._members.get(queue_name, set()).discard(agent.agent_id)
+        mine = {q.name for q in self.queues.values() if agent.serves(q)}
+        self._agent_queues[agent.agent_id] = mine
+        for queue_name in mine:
+            self._members.setdefault(queue_name, set()).add(agent.agent_id)
+
+    def _restaff_queue(self, queue: QueueConfig) -> None:
+        members = {a.agent_id for a in self.agents.values() if a.serves(queue)}
+        for agent_id, queues in self._agent_queues.items():
+            if agent_id in members:
+                queues.add(queue.name)
+            else:
+                queues.discard(queue.name)
+        self._members[queue.name] = members
+
     def servers(self, queue_name: str) -> tuple[int, tuple[int, ...]]:
-        """Agents logged in who serve the queue, and when the busy ones'
-        calls began; cached for a second (it scans every agent)."""
-        now = self.clock_us()
-        cached = self._staffing.get(queue_name)
-        if cached is not None and now - cached[0] < US:
-            return cached[1], cached[2]
-        queue = self.queues[queue_name]
+        """Agents staffing the queue (ready, or busy with a call or its
+        wrap-up), and when the busy ones' current state began."""
         servers, busy = 0, []
-        for agent in self.agents.values():
-            if agent.state in LOGGED_IN and not agent.dnd and agent.serves(queue):
-                if agent.state == ev.NOT_READY:
-                    continue
+        for agent_id in self._members.get(queue_name, ()):
+            agent = self.agents[agent_id]
+            if agent.state in STAFFED:
                 servers += 1
                 if agent.state != ev.READY:
                     busy.append(agent.state_since_us)
-        self._staffing[queue_name] = (now, servers, tuple(busy))
         return servers, tuple(busy)
 
     def ewt_s(self, queue_name: str, position: int) -> int:
         """Expected wait in whole seconds for the caller at `position`; -1 unknown."""
+        queue = self.queues[queue_name]
+        if position <= 1 and self.selector.choose(queue_name, relaxed(queue.rules(), queue.relaxation, math.inf)):
+            return 0                                      # an agent is free for this caller
         servers, busy = self.servers(queue_name)
         estimate = self.ewt.estimate(queue_name, max(position, 1), servers, busy)
         if math.isnan(estimate.seconds) or math.isinf(estimate.seconds):
@@ -684,7 +719,7 @@ class Acd:
         """(tier, agents to leave out) for each tier the call may use now, first tier first."""
         members = self._tiers.get(queue.name)
         if not members:
-            return [(1, set())]
+            return _NO_TIERS
         reached = 9 if not queue.tier_wait_s else 1 + int(waited_s // queue.tier_wait_s)
         out = [(1, set(members))]
         for tier in sorted({t for t in members.values() if t <= reached}):
@@ -703,12 +738,13 @@ class Acd:
         for new_round in (False, True):
             if new_round and not call.tried:
                 break
-            tried = set() if new_round else call.tried
+            tried: set[str] = set() if new_round else call.tried
             for _, excluded in tiers:
+                leave_out = (excluded | tried) if excluded else tried
                 if queue.strategy == "ring-all":
-                    ids = self.selector.eligible(queue.name, rules, excluded | tried)[:RING_ALL_MAX_LEGS]
+                    ids = self.selector.eligible(queue.name, rules, leave_out)[:RING_ALL_MAX_LEGS]
                 else:
-                    one = self.selector.choose(queue.name, rules, excluded | tried)
+                    one = self.selector.choose(queue.name, rules, leave_out)
                     ids = [one] if one is not None else []
                 if ids:
                     if new_round:

@@ -2,6 +2,7 @@
 and its FreeSWITCH side, wired from settings."""
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
@@ -96,6 +97,11 @@ class RoutingService:
 
     def start(self) -> None:
         self.rebuild()
+        # Configuration and rebuilt state live as long as the process: keep
+        # them out of the collector's generations, so a full collection does
+        # not rescan thousands of agents and indexes in the middle of a decision.
+        gc.collect()
+        gc.freeze()
         self.grpc_port = self.server.start()
         self.switch.start()
         self.switches.start()
