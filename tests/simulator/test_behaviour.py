@@ -628,3 +628,25 @@ def test_drop_connections_aborts_esl_connections_and_calls_stay_up(make_switch: 
     assert again.api(f"uuid_exists {parked.uuid}") == "true"
     for client in (first, out, watcher, again):
         client.close()
+
+
+def test_comma_separated_legs_ring_together_and_the_first_answer_wins():
+    from hotline.simulator import PhoneScript, Switch
+    from hotline.simulator.originate import originate
+
+    switch = Switch(password="x", host="127.0.0.1", esl_port=0)
+    switch.start()
+    try:
+        switch.register_phone("2001", PhoneScript(answer_after_s=1.0))
+        switch.register_phone("2002", PhoneScript(answer_after_s=0.2))
+        switch.register_phone("2003", PhoneScript(answers=False))
+        started = time.monotonic()
+        result = originate(switch, "{originate_timeout=5}[origination_uuid=leg-1]user/2001,"
+                                   "[origination_uuid=leg-2]user/2002,[origination_uuid=leg-3]user/2003")
+        assert result.channel is not None and result.channel.uuid == "leg-2"
+        assert time.monotonic() - started < 0.9, "they rang at the same time"
+        for loser in ("leg-1", "leg-3"):
+            ch = switch.get_channel(loser)
+            assert ch is None or not ch.up
+    finally:
+        switch.stop()

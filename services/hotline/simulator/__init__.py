@@ -103,8 +103,6 @@ Choices where FreeSWITCH's behaviour depends on its configuration
 
 Known deviations from FreeSWITCH
 --------------------------------
-- Comma-separated legs of a dial string are tried one after the other instead
-  of all at once.
 - Event dispatch has no thread latency: an outbound listener only gets the
   channel's CHANNEL_PARK if ``myevents`` came before the park (FreeSWITCH
   sometimes delivers it anyway because its dispatch thread lags; the plain

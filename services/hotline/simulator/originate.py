@@ -6,8 +6,8 @@ switch_ivr_originate() serves both in FreeSWITCH. Dial strings:
 - ``{var=value,...}`` before the legs sets variables on every leg, ``[...]``
   before one leg on that leg only;
 - legs separated by ``|`` are tried one after the other; legs separated by
-  ``,`` are also tried one after the other here (FreeSWITCH rings them at the
-  same time; see the module docstring of hotline.simulator);
+  ``,`` ring at the same time: the first to answer wins, the others are hung
+  up with LOSE_RACE;
 - endpoints: ``user/<id>[@domain]`` (a registered phone, otherwise
   USER_NOT_REGISTERED), ``sofia/<profile>/<user>@<host>[:port]`` and
   ``sofia/gateway/<gw>/<number>`` (ring the registered phone of that user or
@@ -151,6 +151,7 @@ def originate(switch: "Switch", dialstring: str, *, originator: Channel | None =
     global_vars, groups = parse_dialstring(dialstring)
     cause = "DESTINATION_OUT_OF_ORDER"
     for group in groups:
+        legs = []
         for leg_vars, endpoint in group:
             variables: dict[str, str] = {}
             if originator is not None:
@@ -163,13 +164,33 @@ def originate(switch: "Switch", dialstring: str, *, originator: Channel | None =
                         variables[name] = value
             variables.update(global_vars)
             variables.update(leg_vars)
-            result = _dial_one(switch, endpoint, variables, originator, timeout_s)
-            if result.channel is not None:
-                return result
-            cause = result.cause
-            if originator is not None and not originator.up:
-                return OriginateResult(None, "ORIGINATOR_CANCEL")
+            legs.append((endpoint, variables))
+        if len(legs) == 1:
+            result = _dial_one(switch, legs[0][0], legs[0][1], originator, timeout_s)
+        else:
+            result = _dial_together(switch, legs, originator, timeout_s)
+        if result.channel is not None:
+            return result
+        cause = result.cause
+        if originator is not None and not originator.up:
+            return OriginateResult(None, "ORIGINATOR_CANCEL")
     return OriginateResult(None, cause)
+
+
+def _dial_together(switch: "Switch", legs: list[tuple[str, dict[str, str]]], originator: Channel | None,
+                   timeout_s: float | None) -> OriginateResult:
+    """Legs separated by ',' ring at the same time; the first to answer wins and
+    the others are hung up with LOSE_RACE (switch_ivr_originate's behaviour)."""
+    race: gevent.event.AsyncResult = gevent.event.AsyncResult()
+    jobs = [gevent.spawn(_dial_one, switch, endpoint, variables, originator, timeout_s, race)
+            for endpoint, variables in legs]
+    gevent.joinall(jobs)
+    results = [job.value for job in jobs if job.value is not None]
+    winner = next((r for r in results if r.channel is not None), None)
+    if winner is not None:
+        return winner
+    causes = [r.cause for r in results if r.cause != "LOSE_RACE"]
+    return OriginateResult(None, causes[0] if causes else "NORMAL_TEMPORARY_FAILURE")
 
 
 def _timeout(variables: dict[str, str], default: float | None) -> float:
@@ -184,7 +205,7 @@ def _timeout(variables: dict[str, str], default: float | None) -> float:
 
 
 def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], originator: Channel | None,
-              timeout_s: float | None) -> OriginateResult:
+              timeout_s: float | None, race: gevent.event.AsyncResult | None = None) -> OriginateResult:
     target = resolve_endpoint(switch, endpoint)
     if target.cause and not target.creates_channel:
         return OriginateResult(None, target.cause)
@@ -242,6 +263,8 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
     b.watchers.add(watcher)
     if a is not None:
         a.watchers.add(watcher)
+    if race is not None:
+        race.rawlink(lambda _: watcher.set())
     deadline = _timeout(variables, timeout_s)
     try:
         timer = gevent.Timeout(deadline)
@@ -254,7 +277,12 @@ def _dial_one(switch: "Switch", endpoint: str, variables: dict[str, str], origin
                     return OriginateResult(None, "ORIGINATOR_CANCEL")
                 if not b.up:
                     return OriginateResult(None, b.hangup_cause or "NORMAL_TEMPORARY_FAILURE")
+                if race is not None and race.ready() and race.value is not b:
+                    b.hangup("LOSE_RACE")                 # another leg answered first
+                    return OriginateResult(None, "LOSE_RACE")
                 if b.answered:
+                    if race is not None:
+                        race.set(b)
                     return OriginateResult(b, "SUCCESS")
                 watcher.wait()
         except gevent.Timeout as t:
