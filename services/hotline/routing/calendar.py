@@ -50,6 +50,7 @@ import zoneinfo
 from typing import Any, Iterator, Mapping
 
 from hotline.common.errors import InvalidArgument
+from hotline.routing.fields import at, record
 
 MAX_HOURS = 100              # weekly ranges per calendar
 MAX_HOLIDAYS = 1000
@@ -67,10 +68,6 @@ _US = dt.timedelta(microseconds=1)
 # Instants accepted by is_open / next_change: 1900-01-01 to 9000-01-01 UTC.
 _MIN_US = (dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US
 _MAX_US = (dt.datetime(9000, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US
-
-
-def _at(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
 
 
 @functools.cache
@@ -118,26 +115,6 @@ def _date(text: Any, field: str) -> int:
     raise InvalidArgument(field, "must be a date YYYY-MM-DD")
 
 
-def _record(data: Any, field: str, what: str, types: Mapping[str, type], required: tuple[str, ...]) -> dict[str, Any]:
-    """The fields of a plain dict, type-checked; unknown and missing fields are errors."""
-    if not isinstance(data, Mapping):
-        raise InvalidArgument(field or what, "must be an object")
-    for key in data:
-        if key not in types:
-            raise InvalidArgument(_at(field, str(key)), "is not a known field")
-    for key in required:
-        if key not in data:
-            raise InvalidArgument(_at(field, key), "is required")
-    for key, value in data.items():
-        kind = types[key]
-        ok = (isinstance(value, (list, tuple)) if kind is list else
-              isinstance(value, int) and not isinstance(value, bool) if kind is int else isinstance(value, kind))
-        if not ok:
-            noun = {str: "a string", int: "an integer", list: "a list", bool: "true or false"}[kind]
-            raise InvalidArgument(_at(field, key), f"must be {noun}")
-    return dict(data)
-
-
 @dataclasses.dataclass(frozen=True)
 class Hours:
     """Open on weekday `day` (0 = Monday .. 6 = Sunday) from `open` to `close`,
@@ -154,15 +131,15 @@ class Hours:
 
     def _range(self, field: str) -> tuple[int, int]:
         if isinstance(self.day, bool) or not isinstance(self.day, int) or not 0 <= self.day <= 6:
-            raise InvalidArgument(_at(field, "day"), "must be 0 (Monday) to 6 (Sunday)")
-        return _range(self.open, self.close, _at(field, "open"), _at(field, "close"))
+            raise InvalidArgument(at(field, "day"), "must be 0 (Monday) to 6 (Sunday)")
+        return _range(self.open, self.close, at(field, "open"), at(field, "close"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"day": self.day, "open": self.open, "close": self.close}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], field: str = "") -> Hours:
-        hours = cls(**_record(data, field, "hours", {"day": int, "open": str, "close": str}, ("day", "open", "close")))
+        hours = cls(**record(data, field, "hours", {"day": int, "open": str, "close": str}, ("day", "open", "close")))
         hours.validate(field)
         return hours
 
@@ -184,32 +161,32 @@ class Holiday:
 
     def _spec(self, field: str) -> tuple[int, int, tuple[tuple[int, int], ...]]:
         """(first date, last date, ranges) with dates as ordinals."""
-        first = _date(self.start, _at(field, "start"))
+        first = _date(self.start, at(field, "start"))
         last = first
         if not isinstance(self.end, str):
-            raise InvalidArgument(_at(field, "end"), "must be a date YYYY-MM-DD or empty")
+            raise InvalidArgument(at(field, "end"), "must be a date YYYY-MM-DD or empty")
         if self.end:
-            last = _date(self.end, _at(field, "end"))
+            last = _date(self.end, at(field, "end"))
             if last < first:
-                raise InvalidArgument(_at(field, "end"), "must not be before start")
+                raise InvalidArgument(at(field, "end"), "must not be before start")
             if last - first >= MAX_HOLIDAY_DAYS:
-                raise InvalidArgument(_at(field, "end"), f"a holiday spans at most {MAX_HOLIDAY_DAYS} days")
+                raise InvalidArgument(at(field, "end"), f"a holiday spans at most {MAX_HOLIDAY_DAYS} days")
         if not isinstance(self.name, str) or len(self.name) > 200:
-            raise InvalidArgument(_at(field, "name"), "must be a string of at most 200 characters")
+            raise InvalidArgument(at(field, "name"), "must be a string of at most 200 characters")
         if self.open == "" and self.close == "":
             return first, last, ()
         if self.open == "":
-            raise InvalidArgument(_at(field, "open"), "must be set when close is (or leave both empty: closed all day)")
+            raise InvalidArgument(at(field, "open"), "must be set when close is (or leave both empty: closed all day)")
         if self.close == "":
-            raise InvalidArgument(_at(field, "close"), "must be set when open is (or leave both empty: closed all day)")
-        return first, last, (_range(self.open, self.close, _at(field, "open"), _at(field, "close")),)
+            raise InvalidArgument(at(field, "close"), "must be set when open is (or leave both empty: closed all day)")
+        return first, last, (_range(self.open, self.close, at(field, "open"), at(field, "close")),)
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "name": self.name, "open": self.open, "close": self.close}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], field: str = "") -> Holiday:
-        holiday = cls(**_record(data, field, "holiday",
+        holiday = cls(**record(data, field, "holiday",
                                 {"start": str, "end": str, "name": str, "open": str, "close": str}, ("start",)))
         holiday.validate(field)
         return holiday
@@ -264,14 +241,14 @@ class Calendar:
     def from_dict(cls, data: Mapping[str, Any], field: str = "") -> Calendar:
         """A validated Calendar from a to_dict()-shaped dict (optional fields
         may be left out); InvalidArgument naming the bad field."""
-        fields = _record(data, field, "calendar",
+        fields = record(data, field, "calendar",
                          {"name": str, "timezone": str, "hours": list, "holidays": list}, ("name",))
         for key, limit in (("hours", MAX_HOURS), ("holidays", MAX_HOLIDAYS)):
             if len(fields.get(key, ())) > limit:
-                raise InvalidArgument(_at(field, key), f"at most {limit} entries")
-        fields["hours"] = tuple(Hours.from_dict(h, _at(field, f"hours[{i}]"))
+                raise InvalidArgument(at(field, key), f"at most {limit} entries")
+        fields["hours"] = tuple(Hours.from_dict(h, at(field, f"hours[{i}]"))
                                 for i, h in enumerate(fields.get("hours", ())))
-        fields["holidays"] = tuple(Holiday.from_dict(h, _at(field, f"holidays[{i}]"))
+        fields["holidays"] = tuple(Holiday.from_dict(h, at(field, f"holidays[{i}]"))
                                    for i, h in enumerate(fields.get("holidays", ())))
         calendar = cls(**fields)
         calendar.validate(field)
@@ -284,23 +261,23 @@ class Calendar:
 
     def _compile(self, field: str) -> _Plan:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise InvalidArgument(_at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
-        tz = check_timezone(self.timezone, _at(field, "timezone"))
+            raise InvalidArgument(at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
+        tz = check_timezone(self.timezone, at(field, "timezone"))
         if len(self.hours) > MAX_HOURS:
-            raise InvalidArgument(_at(field, "hours"), f"at most {MAX_HOURS} ranges")
+            raise InvalidArgument(at(field, "hours"), f"at most {MAX_HOURS} ranges")
         if len(self.holidays) > MAX_HOLIDAYS:
-            raise InvalidArgument(_at(field, "holidays"), f"at most {MAX_HOLIDAYS} holidays")
+            raise InvalidArgument(at(field, "holidays"), f"at most {MAX_HOLIDAYS} holidays")
         weekly: list[list[tuple[int, int]]] = [[] for _ in range(7)]
         for i, hours in enumerate(self.hours):
             if not isinstance(hours, Hours):
-                raise InvalidArgument(_at(field, f"hours[{i}]"), "must be an Hours")
-            span = hours._range(_at(field, f"hours[{i}]"))
+                raise InvalidArgument(at(field, f"hours[{i}]"), "must be an Hours")
+            span = hours._range(at(field, f"hours[{i}]"))
             weekly[hours.day].append(span)
         holidays = []
         for i, holiday in enumerate(self.holidays):
             if not isinstance(holiday, Holiday):
-                raise InvalidArgument(_at(field, f"holidays[{i}]"), "must be a Holiday")
-            first, last, ranges = holiday._spec(_at(field, f"holidays[{i}]"))
+                raise InvalidArgument(at(field, f"holidays[{i}]"), "must be a Holiday")
+            first, last, ranges = holiday._spec(at(field, f"holidays[{i}]"))
             holidays.append((first, i, last, ranges))
         return _Plan(tz, tuple(tuple(sorted(day)) for day in weekly), not self.hours, holidays)
 

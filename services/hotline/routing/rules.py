@@ -44,6 +44,7 @@ import types
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from hotline.common.errors import InvalidArgument
+from hotline.routing.fields import at, record
 
 MAX_DIGITS = 20
 MAX_PATTERN = 200
@@ -62,10 +63,6 @@ _TARGET = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
 _SEPARATORS = str.maketrans("", "", "-.()")
 
 Matcher = Callable[[str], bool]
-
-
-def _at(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
 
 
 def normalize_number(text: str, field: str = "number") -> str:
@@ -125,26 +122,6 @@ def parse_destination(text: str, field: str = "destination") -> tuple[str, str]:
     return kind, target
 
 
-def _record(data: Any, field: str, what: str, kinds: Mapping[str, type], required: tuple[str, ...]) -> dict[str, Any]:
-    """The fields of a plain dict, type-checked; unknown and missing fields are errors."""
-    if not isinstance(data, Mapping):
-        raise InvalidArgument(field or what, "must be an object")
-    for key in data:
-        if key not in kinds:
-            raise InvalidArgument(_at(field, str(key)), "is not a known field")
-    for key in required:
-        if key not in data:
-            raise InvalidArgument(_at(field, key), "is required")
-    for key, value in data.items():
-        kind = kinds[key]
-        ok = (isinstance(value, (list, tuple)) if kind is list else
-              isinstance(value, int) and not isinstance(value, bool) if kind is int else isinstance(value, kind))
-        if not ok:
-            noun = {str: "a string", int: "an integer", list: "a list", bool: "true or false"}[kind]
-            raise InvalidArgument(_at(field, key), f"must be {noun}")
-    return dict(data)
-
-
 @dataclasses.dataclass(frozen=True)
 class NumberList:
     """A named set of normalised numbers (build it with :meth:`of` to
@@ -160,22 +137,22 @@ class NumberList:
         normalised = []
         for i, number in enumerate(numbers):
             if i >= MAX_LIST_NUMBERS:
-                raise InvalidArgument(_at(field, "numbers"), f"at most {MAX_LIST_NUMBERS} numbers")
-            normalised.append(normalize_number(number, _at(field, f"numbers[{i}]")))
+                raise InvalidArgument(at(field, "numbers"), f"at most {MAX_LIST_NUMBERS} numbers")
+            normalised.append(normalize_number(number, at(field, f"numbers[{i}]")))
         number_list = cls(name, frozenset(normalised))
         number_list.validate(field)
         return number_list
 
     def validate(self, field: str = "") -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise InvalidArgument(_at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
+            raise InvalidArgument(at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
         if not isinstance(self.numbers, frozenset):
-            raise InvalidArgument(_at(field, "numbers"), "must be a frozenset of normalised numbers")
+            raise InvalidArgument(at(field, "numbers"), "must be a frozenset of normalised numbers")
         if len(self.numbers) > MAX_LIST_NUMBERS:
-            raise InvalidArgument(_at(field, "numbers"), f"at most {MAX_LIST_NUMBERS} numbers")
+            raise InvalidArgument(at(field, "numbers"), f"at most {MAX_LIST_NUMBERS} numbers")
         for number in self.numbers:
             if not isinstance(number, str) or not _NORMALISED.fullmatch(number):
-                raise InvalidArgument(_at(field, "numbers"),
+                raise InvalidArgument(at(field, "numbers"),
                                       f"{str(number)[:40]!r} is not a normalised number (NumberList.of normalises)")
 
     def contains(self, number: Any) -> bool:
@@ -189,7 +166,7 @@ class NumberList:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], field: str = "") -> NumberList:
-        fields = _record(data, field, "list", {"name": str, "numbers": list}, ("name",))
+        fields = record(data, field, "list", {"name": str, "numbers": list}, ("name",))
         return cls.of(fields["name"], fields.get("numbers", ()), field)
 
 
@@ -245,31 +222,31 @@ class RoutingRule:
 
     def _compile(self, field: str) -> _Rule:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise InvalidArgument(_at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
-        dnis = _matcher(self.dnis, _at(field, "dnis"))
-        ani = _matcher(self.ani, _at(field, "ani"))
+            raise InvalidArgument(at(field, "name"), "must be 1-64 letters, digits, '-' or '_'")
+        dnis = _matcher(self.dnis, at(field, "dnis"))
+        ani = _matcher(self.ani, at(field, "ani"))
         for key in ("ani_list", "ani_not_list", "queue"):
             value = getattr(self, key)
             if not isinstance(value, str) or (value and not _NAME.fullmatch(value)):
-                raise InvalidArgument(_at(field, key), "must be empty or a name of 1-64 letters, digits, '-' or '_'")
+                raise InvalidArgument(at(field, key), "must be empty or a name of 1-64 letters, digits, '-' or '_'")
         if self.ani_list and self.ani_not_list == self.ani_list:
-            raise InvalidArgument(_at(field, "ani_not_list"),
+            raise InvalidArgument(at(field, "ani_not_list"),
                                   "is the same list as ani_list: the rule could never match")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int) or not -100 <= self.priority <= 100:
-            raise InvalidArgument(_at(field, "priority"), "must be an integer between -100 and 100")
+            raise InvalidArgument(at(field, "priority"), "must be an integer between -100 and 100")
         if not isinstance(self.reject, bool):
-            raise InvalidArgument(_at(field, "reject"), "must be true or false")
+            raise InvalidArgument(at(field, "reject"), "must be true or false")
         if not isinstance(self.reject_cause, str) or not _CAUSE.fullmatch(self.reject_cause):
-            raise InvalidArgument(_at(field, "reject_cause"),
+            raise InvalidArgument(at(field, "reject_cause"),
                                   "must be a FreeSWITCH hangup cause: uppercase letters and '_', e.g. CALL_REJECTED")
         if not isinstance(self.overflow, str):
-            raise InvalidArgument(_at(field, "overflow"), "must be a string")
+            raise InvalidArgument(at(field, "overflow"), "must be a string")
         if self.overflow:
-            parse_destination(self.overflow, _at(field, "overflow"))
+            parse_destination(self.overflow, at(field, "overflow"))
         if self.reject:
             for key, value in (("queue", self.queue), ("overflow", self.overflow), ("priority", self.priority)):
                 if value:
-                    raise InvalidArgument(_at(field, key), f"a rule that rejects the call cannot also set {key}")
+                    raise InvalidArgument(at(field, key), f"a rule that rejects the call cannot also set {key}")
         elif not (self.queue or self.priority or self.overflow):
             raise InvalidArgument(field or "rule", "has no action: set queue, priority, reject or overflow")
         return _Rule(self.name, dnis, ani, self.ani_list, self.ani_not_list, self.queue, self.priority,
@@ -284,7 +261,7 @@ class RoutingRule:
         name may be left out)."""
         kinds = {f.name: (bool if f.name == "reject" else int if f.name == "priority" else str)
                  for f in dataclasses.fields(cls)}
-        rule = cls(**_record(data, field, "rule", kinds, ("name",)))
+        rule = cls(**record(data, field, "rule", kinds, ("name",)))
         rule.validate(field)
         return rule
 
@@ -351,7 +328,7 @@ class RuleSet:
                 raise InvalidArgument(field, "must be a NumberList")
             number_list.validate(field)
             if number_list.name != key:
-                raise InvalidArgument(_at(field, "name"), f"must equal its key {str(key)[:64]!r}")
+                raise InvalidArgument(at(field, "name"), f"must equal its key {str(key)[:64]!r}")
         compiled = []
         names: set[str] = set()
         for i, rule in enumerate(rules):
@@ -360,12 +337,12 @@ class RuleSet:
                 raise InvalidArgument(field, "must be a RoutingRule")
             compiled.append(rule._compile(field))
             if rule.name in names:
-                raise InvalidArgument(_at(field, "name"), f"another rule is already named {rule.name!r}")
+                raise InvalidArgument(at(field, "name"), f"another rule is already named {rule.name!r}")
             names.add(rule.name)
             for key in ("ani_list", "ani_not_list"):
                 ref = getattr(rule, key)
                 if ref and ref not in lists:
-                    raise InvalidArgument(_at(field, key), f"there is no number list named {ref!r}")
+                    raise InvalidArgument(at(field, key), f"there is no number list named {ref!r}")
         self.rules: tuple[RoutingRule, ...] = tuple(rules)
         self.lists: Mapping[str, NumberList] = types.MappingProxyType(lists)
         self._compiled = tuple(compiled)
@@ -410,7 +387,7 @@ class RuleSet:
     def from_dict(cls, data: Mapping[str, Any]) -> RuleSet:
         """From {"rules": [rule dicts], "lists": [list dicts]}; errors name
         the position: "rules[2].dnis", "lists[0].numbers[3]"."""
-        fields = _record(data, "", "ruleset", {"rules": list, "lists": list}, ())
+        fields = record(data, "", "ruleset", {"rules": list, "lists": list}, ())
         for key, limit in (("rules", MAX_RULES), ("lists", MAX_LISTS)):
             if len(fields.get(key, ())) > limit:
                 raise InvalidArgument(key, f"at most {limit} entries")
