@@ -38,6 +38,8 @@ class EslSettings:
     # Events read from FreeSWITCH but not yet handled; when full, Hotline stops
     # reading the socket and FreeSWITCH queues them (back-pressure).
     max_event_backlog: int = 10000
+    # How FreeSWITCH sends events: json (parsed about 5x faster than plain) or plain.
+    event_format: str = "json"
 
     def node_addresses(self) -> list[tuple[str, str, int]]:
         """[(node_id, host, port)] of every FreeSWITCH node Hotline controls."""
@@ -257,6 +259,8 @@ def _validate(s: Settings) -> None:
     if s.esl.reconnect_min_s <= 0 or s.esl.reconnect_max_s < s.esl.reconnect_min_s:
         raise ConfigError("HOTLINE_ESL_RECONNECT_MIN_S must be > 0 and <= HOTLINE_ESL_RECONNECT_MAX_S")
     s.esl.node_addresses()
+    if s.esl.event_format not in ("json", "plain"):
+        raise ConfigError(f"HOTLINE_ESL_EVENT_FORMAT={s.esl.event_format!r}: expected json or plain")
     if not 0 < s.esl.max_event_backlog <= 1_000_000:
         raise ConfigError(f"HOTLINE_ESL_MAX_EVENT_BACKLOG={s.esl.max_event_backlog} must be between 1 and 1000000")
     if s.routing.tick_s <= 0:

@@ -112,7 +112,7 @@ class EslConnection(EslProtocol, InboundESL):
         return cls(host, port, esl.require_password(), node_id=node_id, events=events,
                    connect_timeout_s=esl.connect_timeout_s, reconnect_min_s=esl.reconnect_min_s,
                    reconnect_max_s=esl.reconnect_max_s, api_timeout_s=esl.api_timeout_s,
-                   max_event_backlog=esl.max_event_backlog)
+                   max_event_backlog=esl.max_event_backlog, event_format=esl.event_format)
 
     # -- lifecycle -------------------------------------------------------------
     def on_connected(self, callback: Callable[..., Any]) -> None:
@@ -326,6 +326,12 @@ class EslConnection(EslProtocol, InboundESL):
         reply = self._request(f"api {cmd}\n\n".encode("utf-8"), describe(f"api {cmd}"),
                               self.api_timeout_s if timeout is None else timeout)
         return reply.body or ""
+
+    def api_nowait(self, cmd: str) -> None:
+        """`api <cmd>` without waiting: its reply is read in turn and dropped
+        (for a command whose outcome does not matter, ahead of one that does)."""
+        self._check_command("cmd", cmd)
+        self._write(f"api {cmd}\n\n".encode("utf-8"), describe(f"api {cmd}"), timeout=self.api_timeout_s)
 
     def api_ok(self, cmd: str, timeout: float | None = None) -> str:
         """Like api(), but a `-ERR` / `-USAGE` answer raises CommandFailed."""

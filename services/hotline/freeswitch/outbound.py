@@ -150,8 +150,8 @@ class OutboundCall(EslProtocol, OutboundSession):
             raise CommandFailed(reply.reply_text, command)
         return reply
 
-    def myevents(self) -> None:
-        self._ok("myevents")
+    def myevents(self, event_format: str = "plain") -> None:
+        self._ok("myevents" if event_format == "plain" else f"myevents {event_format}")
 
     def linger(self, timeout: int | None = None) -> None:
         self._ok("linger" if timeout is None else f"linger {int(timeout)}")
@@ -339,7 +339,8 @@ class OutboundServer(OutboundESLServer):
     its own greenlet for every call, then ends the call's session cleanly."""
 
     def __init__(self, host: str, port: int, handler: Callable[[OutboundCall], Any], *, linger: bool = True,
-                 command_timeout_s: float = 10.0, drain_timeout_s: float = 5.0, max_connections: int = 1000) -> None:
+                 command_timeout_s: float = 10.0, drain_timeout_s: float = 5.0, max_connections: int = 1000,
+                 event_format: str = "plain") -> None:
         # Not OutboundESLServer.__init__ (it logs through the root logger); same attributes.
         self.bind_address = host
         self.bind_port = [port]
@@ -349,6 +350,7 @@ class OutboundServer(OutboundESLServer):
         self.command_timeout_s = command_timeout_s
         self.drain_timeout_s = drain_timeout_s
         self.max_connections = max_connections
+        self.event_format = event_format          # myevents plain | json
         self.connection_count = 0
         self.bound_port: int | None = None
         self.server: StreamServer | None = None
@@ -395,7 +397,7 @@ class OutboundServer(OutboundESLServer):
         try:
             call.connect()
             with hlog.bind(call_uuid=call.uuid):
-                call.myevents()
+                call.myevents(self.event_format)
                 if self.linger:
                     call.linger()
                 log.info("call %s from %r to %r", call.uuid, call.ani, call.dnis)

@@ -23,7 +23,8 @@ class IvrService:
         self.menu.validate()
         self.routing_channel = routing_channel or channel(settings.grpc.routing)
         self.routing = routing_pb2_grpc.RoutingStub(self.routing_channel)
-        self.server = OutboundServer(settings.ivr.socket_host, settings.ivr.socket_port, self.handle_call)
+        self.server = OutboundServer(settings.ivr.socket_host, settings.ivr.socket_port, self.handle_call,
+                                     event_format=settings.esl.event_format)
         # The IVR has no API of its own yet; its gRPC server carries health and reflection.
         self.grpc = GrpcServer(settings.grpc.ivr)
         self.socket_port: int | None = None

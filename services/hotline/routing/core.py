@@ -53,7 +53,6 @@ class RoutingCore:
                     metrics.CALLBACKS.labels(message.queue).inc()
         if self.acd.actions:
             self.wakeup.set()                # the switch side carries them out
-        self.update_gauges()
 
     def update_gauges(self) -> None:
         for name in self.acd.queues:

@@ -95,10 +95,14 @@ class SwitchSide:
 
     # -- decisions into actions -----------------------------------------
     def _dispatch_loop(self) -> None:
+        gauges_due = 0.0
         while self._running:
             self.core.wakeup.wait(self.tick_s)
             self.core.wakeup.clear()
             try:
+                if time.monotonic() >= gauges_due:          # once a second, off the call path
+                    self.core.update_gauges()
+                    gauges_due = time.monotonic() + 1.0
                 self.acd.tick()
                 if self.switches.connected:
                     for assignment in self.acd.next_assignments(self._can_offer):
@@ -217,7 +221,8 @@ class SwitchSide:
             if not other:
                 return
         try:
-            esl.api(f"uuid_break {other} all")
+            # Stop the hold music without waiting for the reply: the bridge command queues behind it.
+            esl.api_nowait(f"uuid_break {other} all")
             reply = esl.api(f"uuid_bridge {other} {leg}").strip()
         except EslError as exc:
             self._unsure(esl, Assignment(call, ((agent, leg),)), f"uuid_bridge: {exc}")
