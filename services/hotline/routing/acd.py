@@ -62,6 +62,9 @@ _NO_TIERS: list[tuple[int, set[str]]] = [(1, set())]
 # Hang-up causes of an agent's leg that are not the agent's doing.
 NOT_A_MISS = frozenset({"LOSE_RACE", "ORIGINATOR_CANCEL", "NORMAL_TEMPORARY_FAILURE", "SWITCH_CONGESTION"})
 CALLBACK_COLLECT_S = 20
+# The longest a callback's customer rings after the agent answered (the
+# switch's callback_ring_timeout_s is at most 120 s, its reply 15 s later).
+CALLBACK_DIAL_MAX_S = 120 + 15
 DEFAULT_ANNOUNCEMENT = "You are caller number {position}. Your expected wait is about {minutes} minutes."
 # Agent legs get names derived from the call, the offer and the agent, so a
 # restarted routing service can find (and hang up) legs it rang before.
@@ -234,6 +237,8 @@ class QueuedCall:
     callback_attempts: int = 0
     not_before_us: int = 0                # a failed callback waits until then
     customer_leg_uuid: str = ""           # the callback's dialled leg
+    dialing_agent: str = ""               # OFFERING: the agent who answered while the customer is dialled
+    dialing_agent_gone: bool = False      # ... and whose leg ended meanwhile: the dial's outcome settles it
 
     @property
     def is_callback(self) -> bool:
@@ -767,6 +772,8 @@ class Acd:
         call = self._call_for_offer(call_uuid, agent_id)
         if call is not None:
             del call.ringing[agent_id]
+            if agent_id == call.dialing_agent:
+                call.dialing_agent, call.dialing_agent_gone = "", False
             if agent_missed:
                 self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause, attempt=call.offers)
             if not call.ringing:
@@ -789,6 +796,11 @@ class Acd:
         agent = self.agents.get(agent_id)
         if call is None or agent is None:
             return False
+        if call.dialing_agent == agent_id and call.dialing_agent_gone:
+            # Bridged to a leg that was already gone: no connection.
+            self.offer_failed(call_uuid, agent_id, "AGENT_LEG_ENDED", agent_missed=False)
+            return False
+        call.dialing_agent = ""
         for other in [a for a in call.ringing if a != agent_id]:
             self.offer_failed(call_uuid, other, "LOSE_RACE", agent_missed=False)
         call.state, call.connected_us = CallState.CONNECTED, self.clock_us()
@@ -854,6 +866,7 @@ class Acd:
             return ""
         call.callback_attempts += 1
         call.customer_leg_uuid = customer_leg_uuid(call_uuid, call.callback_attempts)
+        call.dialing_agent, call.dialing_agent_gone = agent_id, False
         self._queue_event(call, ev.QUEUE_CALLBACK_DIALING, agent_id=agent_id, attempt=call.callback_attempts)
         return call.customer_leg_uuid
 
@@ -865,9 +878,9 @@ class Acd:
         if call is None:
             return None
         queue = self.queues.get(call.queue)
+        self.offer_failed(call_uuid, agent_id, "CALLBACK_" + cause, agent_missed=False)
         self._queue_event(call, ev.QUEUE_CALLBACK_FAILED, agent_id=agent_id, reason=cause,
                           attempt=call.callback_attempts)
-        self.offer_failed(call_uuid, agent_id, "CALLBACK_" + cause, agent_missed=False)
         call.customer_leg_uuid = ""
         if queue is not None and call.callback_attempts < queue.callback_attempts:
             call.not_before_us = self.clock_us() + queue.callback_retry_s * US
@@ -933,12 +946,19 @@ class Acd:
         """The agent's leg is gone. If the call was connected, the caller's
         leg ends with it (the switch hangs it up); the agent goes to wrap-up
         when the caller's hang-up arrives. If it was still offering, the offer
-        failed, unless the leg is an earlier offer's (an orphan hung up late).
+        failed, unless the leg is an earlier offer's (an orphan hung up late);
+        while a callback's customer is being dialled, the answering agent's
+        leg ending is settled by the dial's outcome.
         A ring-all leg cancelled because another agent answered first
         (LOSE_RACE) is no miss."""
         call = self.calls.get(call_uuid)
         if call is not None and call.state is CallState.OFFERING and agent_id in call.ringing \
                 and (not leg_uuid or call.ringing[agent_id] == leg_uuid):
+            if agent_id == call.dialing_agent:
+                # The switch still reports how the customer's dial ends (callback_failed, or
+                # BRIDGE_FAILED/connected); failing the offer now would dial the customer twice.
+                call.dialing_agent_gone = True
+                return
             self.offer_failed(call_uuid, agent_id, cause or "AGENT_LEG_ENDED",
                               agent_missed=cause not in NOT_A_MISS)
 
@@ -961,6 +981,8 @@ class Acd:
                 call = self.calls.get(agent.call_uuid)
                 queue = self.queues.get(agent.queue)
                 limit = ((queue.ring_timeout_s if queue else 15) + 15) * US
+                if call is not None and call.dialing_agent == agent.agent_id:
+                    limit += CALLBACK_DIAL_MAX_S * US      # answered; the customer is being dialled
                 if call is not None and agent.agent_id not in call.ringing:
                     self._release(agent)               # reserved for a call that no longer rings it
                 elif call is not None and now - call.offered_us > limit:
