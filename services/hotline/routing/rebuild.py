@@ -110,6 +110,7 @@ def restore(acd: Acd, agent_events: Iterable[ev.AgentStateEvent],
         elif event.type == ev.QUEUE_CALLBACK_DIALING:
             call.callback_attempts = event.attempt
             call.customer_leg_uuid = customer_leg_uuid(call.call_uuid, event.attempt)
+            call.dialing_agent = event.agent_id
         elif event.type == ev.QUEUE_CALLBACK_FAILED:
             queue = acd.queues.get(call.queue)
             call.customer_leg_uuid = ""
