@@ -162,7 +162,7 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
             from hotline.routing import bench_e2e
             return bench_e2e.main(args.bench_args, kafka=settings.kafka.bootstrap_servers)
         from hotline.routing import bench
-        return bench.main(args.bench_args)
+        return bench.main(args.bench_args, kafka=settings.kafka.bootstrap_servers)
     if role == "freeswitch-check":
         from hotline.freeswitch import confcheck
         return confcheck.report(confcheck.check_tree(args.conf, settings=settings), args.conf)

@@ -102,13 +102,16 @@ def run(decisions: int = 50_000, agents: int = 5000, queues: int = 200, skills: 
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, kafka: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline bench routing", description=__doc__.split("\n\n")[0])
     parser.add_argument("--decisions", type=int, default=50_000)
     parser.add_argument("--agents", type=int, default=5000)
     parser.add_argument("--queues", type=int, default=200)
     parser.add_argument("--skills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--e2e", metavar="RATES", default="",
+                        help="then also run the end-to-end benchmark at these call rates, e.g. 5,10,15 "
+                             "(hotline bench e2e; needs Kafka: deploy/kafka.sh start)")
     args = parser.parse_args(argv)
     r = run(args.decisions, args.agents, args.queues, args.skills, args.seed)
     print(f"in-process ACD: {args.agents} agents, {args.queues} queues, {args.skills} skills, relaxation on")
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  cycles/s (with bookkeeping) {r['cycles_per_s']:>10,.0f}")
     print(f"  decision latency p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms   target p99 < 1 ms")
     print(f"  calls nobody was eligible for: {r['unmatched']} of {r['decisions']}")
+    if args.e2e:
+        from hotline.routing import bench_e2e
+        return bench_e2e.main(["--rate", args.e2e], kafka=kafka)
     return 0
 
 
