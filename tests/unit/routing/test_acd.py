@@ -5,16 +5,7 @@ from hotline.common.errors import Conflict, InvalidArgument, NotFound
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.routing.acd import Acd, CallState, QueueConfig
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1_000_000)
+from fake_clock import Clock
 
 
 @pytest.fixture

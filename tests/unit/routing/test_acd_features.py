@@ -9,24 +9,15 @@ from hotline.routing.acd import Acd, CallState, QueueConfig, agent_leg_uuid
 from hotline.routing.calendar import Calendar, Holiday, Hours
 from hotline.routing.rules import NumberList, RoutingRule
 
+from fake_clock import Clock
+
 # 2026-11-23 was a Monday; 1_795_392_000 s is 2026-11-23 00:00 UTC.
 MONDAY_UTC_US = 1_795_392_000 * 1_000_000
 
 
-class Clock:
-    def __init__(self, now: int = MONDAY_UTC_US + 10 * 3600 * 1_000_000) -> None:
-        self.now = now              # Monday 10:00 UTC
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1_000_000)
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(MONDAY_UTC_US + 10 * 3600 * 1_000_000)
 
 
 @pytest.fixture

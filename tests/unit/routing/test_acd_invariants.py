@@ -52,6 +52,8 @@ from hotline.routing.acd import CALLBACK_DIAL_MAX_S, Acd, CallState, QueueConfig
 from hotline.routing.rules import NumberList, RoutingRule, parse_destination
 from hotline.routing.selection import Relaxation, Requirement
 
+from fake_clock import Clock
+
 US = 1_000_000
 CALLBACK_RING_TIMEOUT_S = RoutingSettings().callback_ring_timeout_s
 NODE = "fs1"
@@ -60,14 +62,6 @@ DNIS = "18005550100"
 VIP_NUMBERS = ("+1 555 0001", "15550002")
 BLOCKED_NUMBERS = ("15559999",)
 ANIS = ("15550001", "15550002", "15559999", "15551234", "4930123456", "442079460000", "anonymous")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def queues() -> list[QueueConfig]:
@@ -143,8 +137,6 @@ class Job:
     phase: str = "ringing"            # ringing | bridging (bridged, reply not yet read) | dialing | done
     winner: str = ""
     customer_leg: str = ""
-
-
 
 
 def step(fn):

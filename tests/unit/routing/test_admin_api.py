@@ -23,6 +23,8 @@ from hotline.routing.acd import Acd
 from hotline.routing.api import RoutingServicer
 from hotline.routing.core import RoutingCore
 
+from fake_clock import Clock
+
 SERVICE = pb.DESCRIPTOR.services_by_name["Routing"].full_name
 CUSTOM_STRATEGY = "test-admin-fewest-skills"
 if CUSTOM_STRATEGY not in selection.strategies():
@@ -32,22 +34,11 @@ if CUSTOM_STRATEGY not in selection.strategies():
 MONDAY_10H_US = int(dt.datetime(2024, 6, 3, 10, 0, tzinfo=dt.timezone.utc).timestamp() * 1_000_000)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = MONDAY_10H_US
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1_000_000)
-
-
 class Routing:
     """The servicer on a loopback port, its core and bus, and a stub."""
 
     def __init__(self) -> None:
-        self.clock = Clock()
+        self.clock = Clock(MONDAY_10H_US)
         self.bus = InProcessBus()
         self.core = RoutingCore(self.bus, clock_us=self.clock)
         self.enqueued: list[tuple[str, str, str]] = []
@@ -598,7 +589,7 @@ def test_rebuild_skips_entries_that_do_not_apply_with_a_warning(caplog):
     for entry in entries:
         bus.publish(topics.CONFIG_EVENTS, f"{entry.kind}:{entry.name}", entry)
     bus.publish_raw(topics.CONFIG_EVENTS, b"queue:garbage", b"\xff\xff\xff not protobuf")
-    acd = Acd(Clock())
+    acd = Acd(Clock(MONDAY_10H_US))
     with caplog.at_level(logging.WARNING, logger="hotline.routing.config"):
         assert config.rebuild(acd, bus) == 2
     assert set(acd.queues) == {"support"}

@@ -10,16 +10,7 @@ from hotline.common.errors import InvalidArgument
 from hotline.routing.ewt import US, EwtEstimator, mean_residual_s
 from hotline.routing.ewt_sim import Scenario, format_results, main, run, simulate
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * US)
+from fake_clock import Clock
 
 
 @pytest.fixture
