@@ -22,17 +22,30 @@ def tables(ch):
         s.close()
 
 
+def columns(ch_settings, table):
+    s = open_store(ch_settings)
+    try:
+        return {name for (name,) in s.query(
+            f"SELECT name FROM system.columns WHERE database = '{ch_settings.database}' AND table = '{table}'")}
+    finally:
+        s.close()
+
+
 def test_migrate_round_trip(ch_settings, capsys):
     settings = Settings(clickhouse=ch_settings)
+    labels = [m.label for m in migrations.MIGRATIONS]
+    assert labels[:2] == ["0001_initial", "0002_acd_overflow_callbacks"]
     try:
         code, out, _ = run(settings, "status", capsys=capsys)
         assert code == 0
-        assert "0001_initial" in out and "pending" in out and "1 pending; schema is not current" in out
+        assert all(label in out for label in labels) and "pending" in out
+        assert f"{len(labels)} pending; schema is not current" in out
 
         code, out, _ = run(settings, capsys=capsys)                       # no argument: up
-        assert code == 0
-        assert "applied     0001_initial" in out and "schema is current" in out
+        assert code == 0 and "schema is current" in out
+        assert all(f"applied     {label}" in out for label in labels)
         assert tables(ch_settings) == TABLES | {"schema_migrations"}
+        assert "destination" in columns(ch_settings, "queue_events")     # 0002's columns
 
         code, out, _ = run(settings, "up", capsys=capsys)                 # again: nothing to do
         assert (code, "nothing to apply" in out) == (0, True)
@@ -47,19 +60,26 @@ def test_migrate_round_trip(ch_settings, capsys):
         finally:
             s.close()
 
-        code, out, _ = run(settings, "down", capsys=capsys)
-        assert code == 0 and "rolled back 0001_initial" in out
-        assert tables(ch_settings) == {"schema_migrations"}
+        code, out, _ = run(settings, "down", capsys=capsys)               # the latest one only
+        assert code == 0 and f"rolled back {labels[-1]}" in out
+        assert tables(ch_settings) == TABLES | {"schema_migrations"}
+        if len(labels) == 2:
+            assert "destination" not in columns(ch_settings, "queue_events")
 
         code, out, _ = run(settings, "status", capsys=capsys)
         assert "pending (rolled back" in out and "schema is not current" in out
+
+        code, out, _ = run(settings, "down", str(len(labels)), capsys=capsys)   # all the rest
+        assert code == 0 and "rolled back 0001_initial" in out
+        assert tables(ch_settings) == {"schema_migrations"}
 
         code, out, _ = run(settings, "down", "3", capsys=capsys)
         assert (code, "nothing to roll back" in out) == (0, True)
 
         code, out, _ = run(settings, "up", capsys=capsys)                 # and back up again
-        assert code == 0 and "applied     0001_initial" in out
+        assert code == 0 and all(f"applied     {label}" in out for label in labels)
         assert tables(ch_settings) == TABLES | {"schema_migrations"}
+        assert "destination" in columns(ch_settings, "queue_events")
     finally:
         if ch_settings.backend == "server":
             s = open_store(ch_settings)
@@ -69,19 +89,22 @@ def test_migrate_round_trip(ch_settings, capsys):
 
 def test_migrate_status_rolls_up_the_log(store):
     migrations.up(store)
-    migrations.down(store)
+    migrations.down(store)            # the latest migration
     migrations.up(store)
-    (status,) = migrations.status(store)
-    assert (status.label, status.applied, status.known) == ("0001_initial", True, True)
-    assert store.query("SELECT count() FROM schema_migrations") == [(3,)]
+    statuses = migrations.status(store)
+    assert [(s.label, s.applied, s.known) for s in statuses] == [
+        (m.label, True, True) for m in migrations.MIGRATIONS]
+    # one row per migration applied, one for the rollback, one for applying it again
+    assert store.query("SELECT count() FROM schema_migrations") == [(len(migrations.MIGRATIONS) + 2,)]
 
 
 def test_a_newer_schema_is_tolerated_and_listed(store):
     migrations.up(store)
-    store.insert("schema_migrations", ("version", "name", "applied", "at_us"), [(2, "from_the_future", 1, 1)])
+    future = len(migrations.MIGRATIONS) + 1
+    store.insert("schema_migrations", ("version", "name", "applied", "at_us"), [(future, "from_the_future", 1, 1)])
     assert migrations.is_current(store)
-    assert [(s.label, s.known) for s in migrations.status(store)] == [("0001_initial", True),
-                                                                       ("0002_from_the_future", False)]
+    assert [(s.label, s.known) for s in migrations.status(store)] == [
+        *[(m.label, True) for m in migrations.MIGRATIONS], (f"{future:04d}_from_the_future", False)]
 
 
 def test_a_bad_command_line_exits_2(capsys):

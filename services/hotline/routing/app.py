@@ -107,6 +107,10 @@ class RoutingService:
         self.switches.start()
 
     def stop(self) -> None:
+        # Hand the frozen objects back to the collector: left frozen, they are
+        # finalised only during interpreter teardown, after chdb's C++ runtime
+        # (in the single-process mode) is gone: a segfault at exit.
+        gc.unfreeze()
         self.switch.stop()
         self.switches.stop()
         self.server.stop()
