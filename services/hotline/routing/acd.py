@@ -241,6 +241,11 @@ class QueuedCall:
     dialing_agent_gone: bool = False      # ... and whose leg ended meanwhile: the dial's outcome settles it
 
     @property
+    def order(self) -> tuple[int, int, int]:
+        """Who is served first: higher priority, then longer in queue, then arrival."""
+        return -self.priority, self.enqueued_us, self.seq
+
+    @property
     def is_callback(self) -> bool:
         return bool(self.callback_number)
 
@@ -623,14 +628,13 @@ class Acd:
     def waiting(self, queue_name: str | None = None) -> list[QueuedCall]:
         calls = [c for c in self.calls.values()
                  if c.state in (CallState.WAITING, CallState.OFFERING) and (queue_name is None or c.queue == queue_name)]
-        return sorted(calls, key=lambda c: (-c.priority, c.enqueued_us, c.seq))
+        return sorted(calls, key=lambda c: c.order)
 
     def position(self, call: QueuedCall) -> int:
-        mine = (-call.priority, call.enqueued_us, call.seq)
+        mine = call.order
         return 1 + sum(1 for c in self.calls.values()
                        if c is not call and c.queue == call.queue
-                       and c.state in (CallState.WAITING, CallState.OFFERING)
-                       and (-c.priority, c.enqueued_us, c.seq) < mine)
+                       and c.state in (CallState.WAITING, CallState.OFFERING) and c.order < mine)
 
     # -- staffing (for the expected wait) -----------------------------------
     # Which agents serve which queue changes only with skills or a queue's
@@ -653,12 +657,15 @@ class Acd:
                 queues.discard(queue.name)
         self._members[queue.name] = members
 
+    def members(self, queue_name: str) -> list[Agent]:
+        """The agents who serve the queue (have its skills once fully relaxed), in any state."""
+        return [self.agents[agent_id] for agent_id in self._members.get(queue_name, ())]
+
     def servers(self, queue_name: str) -> tuple[int, tuple[int, ...]]:
         """Agents staffing the queue (ready, or busy with a call or its
         wrap-up), and when the busy ones' current state began."""
         servers, busy = 0, []
-        for agent_id in self._members.get(queue_name, ()):
-            agent = self.agents[agent_id]
+        for agent in self.members(queue_name):
             if agent.state in STAFFED:
                 servers += 1
                 if agent.state != ev.READY:

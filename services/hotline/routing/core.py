@@ -64,13 +64,11 @@ class RoutingCore:
             metrics.AGENTS.labels(state).set(count)
 
     def queue_status(self, queue_name: str) -> tuple[int, int, dict[str, int]]:
-        queue = self.acd.queues[queue_name]
         waiting = self.acd.waiting(queue_name)
         now = self.acd.clock_us()
         longest = max((now - c.enqueued_us for c in waiting if c.state is not CallState.ENDED), default=0)
         by_state: dict[str, int] = {}
-        for agent in self.acd.agents.values():
-            if agent.serves(queue):
-                name = ev.AgentState.Name(agent.state)
-                by_state[name] = by_state.get(name, 0) + 1
+        for agent in self.acd.members(queue_name):
+            name = ev.AgentState.Name(agent.state)
+            by_state[name] = by_state.get(name, 0) + 1
         return len(waiting), longest, by_state

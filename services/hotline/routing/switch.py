@@ -42,6 +42,11 @@ def _var(value: str) -> str:
     return _UNSAFE.sub("_", value)[:80]
 
 
+def _channel_vars(variables: dict[str, str]) -> str:
+    """originate's {a=b,c=d} block (values already made safe with _var)."""
+    return "{" + ",".join(f"{k}={v}" for k, v in variables.items()) + "}"
+
+
 def _spoken(text: str) -> str:
     """Text safe inside a single-quoted switch_separate_string field."""
     return re.sub(r"['\\\r\n|]", " ", text)[:500]
@@ -190,9 +195,9 @@ class SwitchSide:
         if len(a.legs) == 1:
             agent, leg = a.legs[0]
             common.update(origination_uuid=leg, hotline_agent_id=_var(agent.agent_id))
-            dial = "{" + ",".join(f"{k}={v}" for k, v in common.items()) + "}" + agent.contact
+            dial = _channel_vars(common) + agent.contact
         else:      # ring-all: every leg at once; the first to answer wins, FreeSWITCH cancels the rest
-            dial = "{" + ",".join(f"{k}={v}" for k, v in common.items()) + "}" + ",".join(
+            dial = _channel_vars(common) + ",".join(
                 f"[origination_uuid={leg},hotline_agent_id={_var(agent.agent_id)}]{agent.contact}"
                 for agent, leg in a.legs)
         try:
@@ -259,8 +264,7 @@ class SwitchSide:
             "originate_timeout": str(self.settings.callback_ring_timeout_s),
             "ignore_early_media": "true",
         }
-        dial = ("{" + ",".join(f"{k}={v}" for k, v in variables.items()) + "}"
-                + queue.callback_dial.replace("{number}", call.callback_number))
+        dial = _channel_vars(variables) + queue.callback_dial.replace("{number}", call.callback_number)
         try:
             result = esl.bgapi(f"originate {dial} &park()", timeout=self.settings.callback_ring_timeout_s + 15)
             result = result.strip()
