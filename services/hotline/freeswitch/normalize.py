@@ -86,6 +86,8 @@ def to_call_event(event: EslEvent, node_id: str) -> events_pb2.CallEvent | None:
             application_data=get("Application-Data", ""),
             freeswitch_event=name,
             record_path=get("Record-File-Path", ""),
+            agent_id=event.var("hotline_agent_id") or "",
+            queue=event.var("hotline_queue") or "",
         )
         if kind == T.CALL_HANGUP_COMPLETE:
             call.created_us = to_int(event.var("start_uepoch"))

@@ -107,3 +107,20 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
         return reporting_pb2.QueueStats(queue=request.queue, offered=total.offered, answered=total.answered,
                                         abandoned=total.abandoned, service_level=total.service_level,
                                         asa_s=total.asa_s, abandon_rate=total.abandon_rate)
+
+    # Staffing and the CDR export live in their own modules (staffing.py,
+    # export.py): validation, queries and figures there, the RPC plumbing here.
+    def GetStaffing(self, request: Any, context: Any) -> reporting_pb2.StaffingReport:
+        from hotline.reporting import staffing
+
+        query = staffing.validate_request(request, self.settings)
+        self._check_ready()
+        with metrics.QUERY_SECONDS.labels("GetStaffing").time():
+            return staffing.staffing_report(self.store, query)
+
+    def ExportCdrs(self, request: Any, context: Any) -> Any:
+        from hotline.reporting import export
+
+        query = export.validate_request(request)
+        self._check_ready()
+        yield from export.cdr_batches(self.store, query)

@@ -54,6 +54,8 @@ def _proto_row(fields: Sequence[str]) -> Callable[[Message], tuple[Any, ...]]:
             descriptor = message.DESCRIPTOR.fields_by_name[name]
             if descriptor.enum_type is not None:
                 out.append(_enum_name(message, name))
+            elif descriptor.is_repeated:
+                out.append(list(getattr(message, name)))
             else:
                 out.append(getattr(message, name))
         return tuple(out)
@@ -86,15 +88,15 @@ TABLES: dict[str, TableSpec] = {
         "event_id", "node_id", "call_uuid", "leg_uuid", "leg", "type", "timestamp_us", "ani", "dnis",
         "other_leg_uuid", "hangup_cause", "dtmf_digit", "application", "application_data",
         "freeswitch_event", "record_path", "created_us", "answered_us", "bridged_us", "hangup_us",
-        "billsec_us", "hold_accum_us", "caller_name")),
+        "billsec_us", "hold_accum_us", "caller_name", "agent_id", "queue")),
     topics.CDRS: _proto_table("cdrs", (
         "event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id",
         "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us",
         "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us",
-        "overflow_destination", "callback_for", "callback_number")),
+        "overflow_destination", "callback_for", "callback_number", "ring_us", "skills", "ivr_flow")),
     topics.AGENT_EVENTS: _proto_table("agent_states", (
         "event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us",
-        "previous_state_since_us", "call_uuid", "queue")),
+        "previous_state_since_us", "call_uuid", "queue", "call_enqueue_us", "queues")),
     topics.QUEUE_EVENTS: _proto_table("queue_events", (
         "event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position",
         "wait_us", "node_id", "reason", "caller_name", "destination", "priority", "callback_number", "ewt_s",

@@ -140,9 +140,81 @@ _0002_DOWN = (
     "DROP COLUMN ewt_s, DROP COLUMN attempt",
 )
 
+# 0003: reporting (issue 5): the phase and attribution fields, leg CDRs, IVR
+# node visits, and the 15-minute roll-ups every historical report reads
+# (docs/metrics.md, "Roll-ups"). Roll-up rows are recomputed from the
+# deduplicated raw rows of their bucket; the newest `version` of a
+# (key, bucket) wins, so recomputing is idempotent.
+HIST_SLOTS = 62     # wait histograms: slot 0 = 0 s, slot k = (5(k-1), 5k] s for k = 1..60, slot 61 = over 300 s
+HIST_STEP_S = 5
+BUCKET_S = 900      # roll-up bucket: 15 minutes
+
+_ROLLUP_ENGINE = "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(day) ORDER BY ({order_by})"
+
+_0003_UP = (
+    "ALTER TABLE cdrs ADD COLUMN ring_us Int64, ADD COLUMN skills Array(String), ADD COLUMN ivr_flow String",
+    "ALTER TABLE call_events ADD COLUMN agent_id String, ADD COLUMN queue String",
+    "ALTER TABLE agent_states ADD COLUMN call_enqueue_us Int64, ADD COLUMN queues Array(String)",
+    # One row per channel (leg) of a call: the CHANNEL_HANGUP_COMPLETE of every leg.
+    f"""CREATE TABLE IF NOT EXISTS cdr_legs (
+    event_id String, call_uuid String, leg_uuid String, leg String, node_id String, agent_id String,
+    queue String, ani String, dnis String, other_leg_uuid String, hangup_cause String,
+    created_us Int64, answered_us Int64, bridged_us Int64, hangup_us Int64, billsec_us Int64,
+    hold_accum_us Int64, record_path String,
+    ingested_us UInt64,
+    {_day('created_us')}
+) {_engine('call_uuid, leg_uuid, event_id')}""",
+    f"""CREATE TABLE IF NOT EXISTS ivr_visits (
+    event_id String, call_uuid String, node_id String, flow String, node String, node_type String,
+    sequence Int32, entered_us Int64, left_us Int64, outcome String, input String, attempts Int32,
+    result String,
+    ingested_us UInt64,
+    {_day('entered_us')}
+) {_engine('flow, node, entered_us, event_id')}""",
+    # Calls per (dimension, member, 15-minute bucket of enqueue_us); dimension is
+    # queue, agent, skill or dnis. Counts and µs sums add up across buckets.
+    f"""CREATE TABLE IF NOT EXISTS call_stats_15m (
+    dimension String, member String, bucket_us Int64,
+    offered UInt64, answered UInt64, handled UInt64, abandoned UInt64, flowed_out UInt64,
+    callbacks UInt64, rejected UInt64, failed UInt64, offers UInt64, missed UInt64,
+    answered_wait_us Int64, max_answered_wait_us Int64, abandoned_wait_us Int64,
+    talk_us Int64, hold_us Int64, wrap_up_us Int64,
+    answer_wait_hist Array(UInt64), abandon_wait_hist Array(UInt64),
+    version UInt64,
+    {_day('bucket_us')}
+) {_ROLLUP_ENGINE.format(order_by='dimension, member, bucket_us')}""",
+    # Agent time per state per 15-minute bucket (state intervals split at bucket edges).
+    f"""CREATE TABLE IF NOT EXISTS agent_time_15m (
+    agent_id String, bucket_us Int64,
+    logged_in_us Int64, ready_us Int64, reserved_us Int64, on_call_us Int64, wrap_up_us Int64,
+    not_ready_us Int64, not_ready_reasons Array(String), not_ready_reason_us Array(Int64),
+    version UInt64,
+    {_day('bucket_us')}
+) {_ROLLUP_ENGINE.format(order_by='agent_id, bucket_us')}""",
+    # IVR node visits per (flow, node, 15-minute bucket of entered_us).
+    f"""CREATE TABLE IF NOT EXISTS ivr_stats_15m (
+    flow String, node String, node_type String, bucket_us Int64,
+    visits UInt64, calls UInt64, entries UInt64, hangups UInt64, queued UInt64, completed UInt64,
+    errors UInt64, time_us Int64,
+    version UInt64,
+    {_day('bucket_us')}
+) {_ROLLUP_ENGINE.format(order_by='flow, node, bucket_us')}""",
+)
+_0003_DOWN = (
+    "DROP TABLE IF EXISTS ivr_stats_15m",
+    "DROP TABLE IF EXISTS agent_time_15m",
+    "DROP TABLE IF EXISTS call_stats_15m",
+    "DROP TABLE IF EXISTS ivr_visits",
+    "DROP TABLE IF EXISTS cdr_legs",
+    "ALTER TABLE agent_states DROP COLUMN call_enqueue_us, DROP COLUMN queues",
+    "ALTER TABLE call_events DROP COLUMN agent_id, DROP COLUMN queue",
+    "ALTER TABLE cdrs DROP COLUMN ring_us, DROP COLUMN skills, DROP COLUMN ivr_flow",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _0001_UP, _0001_DOWN),
     Migration(2, "acd_overflow_callbacks", _0002_UP, _0002_DOWN),
+    Migration(3, "reporting_rollups", _0003_UP, _0003_DOWN),
 )
 
 

@@ -196,6 +196,7 @@ class Agent:
     idle_since_us: int = 0               # when the agent last became free
     call_uuid: str = ""
     queue: str = ""
+    call_enqueue_us: int = 0             # the call's first enqueue time (reporting attributes talk/wrap-up by it)
     missed_offers: int = 0               # consecutive offers not answered
 
     def serves(self, queue: QueueConfig) -> bool:
@@ -222,6 +223,8 @@ class QueuedCall:
     agent_leg_uuid: str = ""
     ringing: dict[str, str] = dataclasses.field(default_factory=dict)   # agent id -> leg uuid
     offered_us: int = 0
+    first_offered_us: int = 0             # the first agent phone rang (the CDR's ring_us)
+    skills: tuple[str, ...] = ()          # the skills its queue requires (the CDR's, for reports by skill)
     connected_us: int = 0
     offers: int = 0
     tried: set[str] = dataclasses.field(default_factory=set)
@@ -322,6 +325,7 @@ class Acd:
         self.selector = AgentSelector()
         self.ewt = EwtEstimator(clock_us)
         self._members: dict[str, set[str]] = {}          # queue -> agents who serve it
+        self._agent_queue_names: dict[str, tuple[str, ...]] = {}   # agent -> sorted queues it serves (cache)
         self._agent_queues: dict[str, set[str]] = {}     # agent id -> queues it serves
 
     # -- configuration -------------------------------------------------
@@ -358,6 +362,7 @@ class Acd:
         self._members.pop(name, None)
         for queues in self._agent_queues.values():
             queues.discard(name)
+        self._agent_queue_names.clear()
         for agent in self.agents.values():          # tiers name existing queues only
             if agent.tiers.pop(name, None) is not None:
                 self.selector.stats(agent.agent_id).tiers.pop(name, None)
@@ -445,6 +450,7 @@ class Acd:
         if agent.state in (ev.RESERVED, ev.ON_CALL):
             raise Conflict(f"agent {agent_id} is on a call", agent_id=agent_id)
         self._transition(agent, ev.LOGGED_OUT, "deleted")
+        self._agent_queue_names.pop(agent_id, None)
         for queue_name in self._agent_queues.pop(agent_id, ()):
             self._members.get(queue_name, set()).discard(agent_id)
         for members in self._tiers.values():
@@ -502,11 +508,14 @@ class Acd:
                     queue: str = "") -> None:
         now = self.clock_us()
         previous, previous_since = agent.state, agent.state_since_us
-        leaving_call, leaving_queue = agent.call_uuid, agent.queue
+        leaving_call, leaving_queue, leaving_enqueue_us = agent.call_uuid, agent.queue, agent.call_enqueue_us
         if previous == state and agent.reason == reason and agent.call_uuid == call_uuid:
             return
         agent.state, agent.reason, agent.state_since_us = state, reason, now
         agent.call_uuid, agent.queue = call_uuid, queue
+        if call_uuid != leaving_call:
+            call = self.calls.get(call_uuid) if call_uuid else None
+            agent.call_enqueue_us = (call.first_enqueued_us or call.enqueued_us) if call is not None else 0
         if state == ev.READY and previous != ev.RESERVED:
             agent.idle_since_us = now
         if state == ev.READY:
@@ -517,7 +526,16 @@ class Acd:
         self.outbox.append(("agent", ev.AgentStateEvent(
             event_id=self.new_uuid(), agent_id=agent.agent_id, state=state, previous_state=previous,
             reason=reason, timestamp_us=now, previous_state_since_us=previous_since,
-            call_uuid=call_uuid or leaving_call, queue=queue or leaving_queue)))
+            call_uuid=call_uuid or leaving_call, queue=queue or leaving_queue,
+            call_enqueue_us=agent.call_enqueue_us if call_uuid else leaving_enqueue_us,
+            queues=self._queue_names(agent.agent_id))))
+
+    def _queue_names(self, agent_id: str) -> tuple[str, ...]:
+        """The queues the agent serves, sorted (cached until its membership changes)."""
+        names = self._agent_queue_names.get(agent_id)
+        if names is None:
+            names = self._agent_queue_names[agent_id] = tuple(sorted(self._agent_queues.get(agent_id, ())))
+        return names
 
     def _after_call(self, agent: Agent, queue: QueueConfig | None, call_uuid: str) -> None:
         """The agent's call ended: wrap-up, then whatever was asked meanwhile."""
@@ -561,7 +579,7 @@ class Acd:
         now = self.clock_us()
         call = QueuedCall(call_uuid, queue_name, ani, dnis, caller_name, node_id, priority, now,
                           answered_us=answered_us, menu_choice=menu_choice, seq=next(self._seq),
-                          first_enqueued_us=now)
+                          first_enqueued_us=now, skills=self._skill_names(queue_name))
         if decision is not None and decision.reject_cause:
             call.state, call.reject_cause = CallState.REJECTED, decision.reject_cause
             self.departed[call_uuid] = call
@@ -594,12 +612,17 @@ class Acd:
         return EnqueueResult("enqueued", call.queue, position=position, ewt_s=self.ewt_s(call.queue, position),
                              priority=call.priority)
 
+    def _skill_names(self, queue_name: str) -> tuple[str, ...]:
+        queue = self.queues.get(queue_name)
+        return tuple(sorted({r.skill for r in queue.rules()})) if queue is not None else ()
+
     def _overflow(self, call: QueuedCall, destination: str, reason: str, hops: int) -> EnqueueResult:
         kind, target = parse_destination(destination)
         self._queue_event(call, ev.QUEUE_OVERFLOWED, reason=reason, destination=destination)
         self.calls.pop(call.call_uuid, None)
         if kind == "queue":
             call.queue, call.enqueued_us, call.tried = target, self.clock_us(), set()
+            call.skills = self._skill_names(target)
             call.state, call.seq = CallState.WAITING, next(self._seq)
             return self._admit(call, hops + 1)
         call.state, call.destination = CallState.OVERFLOWED, destination
@@ -641,6 +664,7 @@ class Acd:
     # requirements, so it is kept as sets; who of them is busy is read when
     # an estimate is needed (never on the routing decision's path).
     def _restaff_agent(self, agent: Agent) -> None:
+        self._agent_queue_names.pop(agent.agent_id, None)
         for queue_name in self._agent_queues.pop(agent.agent_id, set()):
             self._members.get(queue_name, set()).discard(agent.agent_id)
         mine = {q.name for q in self.queues.values() if agent.serves(q)}
@@ -650,6 +674,7 @@ class Acd:
 
     def _restaff_queue(self, queue: QueueConfig) -> None:
         members = {a.agent_id for a in self.agents.values() if a.serves(queue)}
+        self._agent_queue_names.clear()
         for agent_id, queues in self._agent_queues.items():
             if agent_id in members:
                 queues.add(queue.name)
@@ -717,6 +742,7 @@ class Acd:
             call.offers += 1
             legs = tuple((agent, agent_leg_uuid(call.call_uuid, call.offers, agent.agent_id)) for agent in agents)
             call.state, call.offered_us = CallState.OFFERING, now
+            call.first_offered_us = call.first_offered_us or now
             call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
             call.ringing = {agent.agent_id: leg for agent, leg in legs}
             for agent, _ in legs:

@@ -28,6 +28,7 @@ def build_cdr(get: Callable[[str], str | None], call: QueuedCall | None, node_id
         billsec_us=_int(get("variable_billusec")),
         menu_choice=get("variable_hotline_menu_choice") or "",
         recording_path=get("variable_hotline_recording_path") or "",
+        ivr_flow=get("variable_hotline_ivr_flow") or "",
     )
     if not cdr.end_us:
         cdr.end_us = _int(get("Event-Date-Timestamp"))
@@ -43,6 +44,8 @@ def fill_from_queue(cdr: ev.Cdr, call: QueuedCall | None) -> None:
     cdr.enqueue_us = call.first_enqueued_us or call.enqueued_us
     cdr.callback_number = call.callback_number
     cdr.offers = call.offers
+    cdr.ring_us = call.first_offered_us
+    cdr.skills.extend(call.skills)
     cdr.menu_choice = cdr.menu_choice or call.menu_choice
     cdr.ani = cdr.ani or call.ani
     cdr.dnis = cdr.dnis or call.dnis
@@ -105,6 +108,7 @@ CALLER_FIELDS = {
     "variable_answer_uepoch": "Caller-Channel-Answered-Time",
     "variable_hotline_menu_choice": "variable_hotline_menu_choice",
     "variable_hotline_recording_path": "variable_hotline_recording_path",
+    "variable_hotline_ivr_flow": "variable_hotline_ivr_flow",
 }
 
 

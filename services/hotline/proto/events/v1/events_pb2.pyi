@@ -1,6 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -127,7 +129,7 @@ DISPOSITION_REJECTED: Disposition
 DISPOSITION_CALLBACK_FAILED: Disposition
 
 class CallEvent(_message.Message):
-    __slots__ = ("event_id", "node_id", "call_uuid", "leg_uuid", "leg", "type", "timestamp_us", "ani", "dnis", "other_leg_uuid", "hangup_cause", "dtmf_digit", "application", "application_data", "freeswitch_event", "record_path", "created_us", "answered_us", "bridged_us", "hangup_us", "billsec_us", "hold_accum_us", "caller_name")
+    __slots__ = ("event_id", "node_id", "call_uuid", "leg_uuid", "leg", "type", "timestamp_us", "ani", "dnis", "other_leg_uuid", "hangup_cause", "dtmf_digit", "application", "application_data", "freeswitch_event", "record_path", "created_us", "answered_us", "bridged_us", "hangup_us", "billsec_us", "hold_accum_us", "caller_name", "agent_id", "queue")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_UUID_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +153,8 @@ class CallEvent(_message.Message):
     BILLSEC_US_FIELD_NUMBER: _ClassVar[int]
     HOLD_ACCUM_US_FIELD_NUMBER: _ClassVar[int]
     CALLER_NAME_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     node_id: str
     call_uuid: str
@@ -174,10 +178,12 @@ class CallEvent(_message.Message):
     billsec_us: int
     hold_accum_us: int
     caller_name: str
-    def __init__(self, event_id: _Optional[str] = ..., node_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., leg_uuid: _Optional[str] = ..., leg: _Optional[_Union[Leg, str]] = ..., type: _Optional[_Union[CallEventType, str]] = ..., timestamp_us: _Optional[int] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., other_leg_uuid: _Optional[str] = ..., hangup_cause: _Optional[str] = ..., dtmf_digit: _Optional[str] = ..., application: _Optional[str] = ..., application_data: _Optional[str] = ..., freeswitch_event: _Optional[str] = ..., record_path: _Optional[str] = ..., created_us: _Optional[int] = ..., answered_us: _Optional[int] = ..., bridged_us: _Optional[int] = ..., hangup_us: _Optional[int] = ..., billsec_us: _Optional[int] = ..., hold_accum_us: _Optional[int] = ..., caller_name: _Optional[str] = ...) -> None: ...
+    agent_id: str
+    queue: str
+    def __init__(self, event_id: _Optional[str] = ..., node_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., leg_uuid: _Optional[str] = ..., leg: _Optional[_Union[Leg, str]] = ..., type: _Optional[_Union[CallEventType, str]] = ..., timestamp_us: _Optional[int] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., other_leg_uuid: _Optional[str] = ..., hangup_cause: _Optional[str] = ..., dtmf_digit: _Optional[str] = ..., application: _Optional[str] = ..., application_data: _Optional[str] = ..., freeswitch_event: _Optional[str] = ..., record_path: _Optional[str] = ..., created_us: _Optional[int] = ..., answered_us: _Optional[int] = ..., bridged_us: _Optional[int] = ..., hangup_us: _Optional[int] = ..., billsec_us: _Optional[int] = ..., hold_accum_us: _Optional[int] = ..., caller_name: _Optional[str] = ..., agent_id: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
 
 class AgentStateEvent(_message.Message):
-    __slots__ = ("event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us", "previous_state_since_us", "call_uuid", "queue")
+    __slots__ = ("event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us", "previous_state_since_us", "call_uuid", "queue", "call_enqueue_us", "queues")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +193,8 @@ class AgentStateEvent(_message.Message):
     PREVIOUS_STATE_SINCE_US_FIELD_NUMBER: _ClassVar[int]
     CALL_UUID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CALL_ENQUEUE_US_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     agent_id: str
     state: AgentState
@@ -196,7 +204,9 @@ class AgentStateEvent(_message.Message):
     previous_state_since_us: int
     call_uuid: str
     queue: str
-    def __init__(self, event_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[AgentState, str]] = ..., previous_state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., timestamp_us: _Optional[int] = ..., previous_state_since_us: _Optional[int] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
+    call_enqueue_us: int
+    queues: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[AgentState, str]] = ..., previous_state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., timestamp_us: _Optional[int] = ..., previous_state_since_us: _Optional[int] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ..., call_enqueue_us: _Optional[int] = ..., queues: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class QueueEvent(_message.Message):
     __slots__ = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position", "wait_us", "node_id", "reason", "caller_name", "destination", "priority", "callback_number", "ewt_s", "attempt")
@@ -239,7 +249,7 @@ class QueueEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., queue: _Optional[str] = ..., type: _Optional[_Union[QueueEventType, str]] = ..., timestamp_us: _Optional[int] = ..., agent_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., position: _Optional[int] = ..., wait_us: _Optional[int] = ..., node_id: _Optional[str] = ..., reason: _Optional[str] = ..., caller_name: _Optional[str] = ..., destination: _Optional[str] = ..., priority: _Optional[int] = ..., callback_number: _Optional[str] = ..., ewt_s: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class Cdr(_message.Message):
-    __slots__ = ("event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id", "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us", "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us", "overflow_destination", "callback_for", "callback_number")
+    __slots__ = ("event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id", "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us", "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us", "overflow_destination", "callback_for", "callback_number", "ring_us", "skills", "ivr_flow")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_UUID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +275,9 @@ class Cdr(_message.Message):
     OVERFLOW_DESTINATION_FIELD_NUMBER: _ClassVar[int]
     CALLBACK_FOR_FIELD_NUMBER: _ClassVar[int]
     CALLBACK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    RING_US_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    IVR_FLOW_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     call_uuid: str
     node_id: str
@@ -290,7 +303,40 @@ class Cdr(_message.Message):
     overflow_destination: str
     callback_for: str
     callback_number: str
-    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., node_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., caller_name: _Optional[str] = ..., queue: _Optional[str] = ..., agent_id: _Optional[str] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., hangup_cause: _Optional[str] = ..., start_us: _Optional[int] = ..., answer_us: _Optional[int] = ..., enqueue_us: _Optional[int] = ..., connect_us: _Optional[int] = ..., end_us: _Optional[int] = ..., queue_wait_us: _Optional[int] = ..., talk_us: _Optional[int] = ..., hold_us: _Optional[int] = ..., offers: _Optional[int] = ..., menu_choice: _Optional[str] = ..., recording_path: _Optional[str] = ..., billsec_us: _Optional[int] = ..., overflow_destination: _Optional[str] = ..., callback_for: _Optional[str] = ..., callback_number: _Optional[str] = ...) -> None: ...
+    ring_us: int
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    ivr_flow: str
+    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., node_id: _Optional[str] = ..., ani: _Optional[str] = ..., dnis: _Optional[str] = ..., caller_name: _Optional[str] = ..., queue: _Optional[str] = ..., agent_id: _Optional[str] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., hangup_cause: _Optional[str] = ..., start_us: _Optional[int] = ..., answer_us: _Optional[int] = ..., enqueue_us: _Optional[int] = ..., connect_us: _Optional[int] = ..., end_us: _Optional[int] = ..., queue_wait_us: _Optional[int] = ..., talk_us: _Optional[int] = ..., hold_us: _Optional[int] = ..., offers: _Optional[int] = ..., menu_choice: _Optional[str] = ..., recording_path: _Optional[str] = ..., billsec_us: _Optional[int] = ..., overflow_destination: _Optional[str] = ..., callback_for: _Optional[str] = ..., callback_number: _Optional[str] = ..., ring_us: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., ivr_flow: _Optional[str] = ...) -> None: ...
+
+class IvrNodeVisit(_message.Message):
+    __slots__ = ("event_id", "call_uuid", "node_id", "flow", "node", "node_type", "sequence", "entered_us", "left_us", "outcome", "input", "attempts", "result")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_UUID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    NODE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_US_FIELD_NUMBER: _ClassVar[int]
+    LEFT_US_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    call_uuid: str
+    node_id: str
+    flow: str
+    node: str
+    node_type: str
+    sequence: int
+    entered_us: int
+    left_us: int
+    outcome: str
+    input: str
+    attempts: int
+    result: str
+    def __init__(self, event_id: _Optional[str] = ..., call_uuid: _Optional[str] = ..., node_id: _Optional[str] = ..., flow: _Optional[str] = ..., node: _Optional[str] = ..., node_type: _Optional[str] = ..., sequence: _Optional[int] = ..., entered_us: _Optional[int] = ..., left_us: _Optional[int] = ..., outcome: _Optional[str] = ..., input: _Optional[str] = ..., attempts: _Optional[int] = ..., result: _Optional[str] = ...) -> None: ...
 
 class RecordingSaved(_message.Message):
     __slots__ = ("event_id", "call_uuid", "path", "channels", "sample_rate", "duration_ms", "size_bytes", "sha256", "started_us", "stopped_us", "agent_id", "queue")

@@ -22,25 +22,70 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from hotline.proto.events.v1 import events_pb2 as hotline_dot_proto_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*hotline/proto/reporting/v1/reporting.proto\x12\x1ahotline.proto.reporting.v1\"}\n\x15IntervalReportRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x66rom_us\x18\x02 \x01(\x03\x12\r\n\x05to_us\x18\x03 \x01(\x03\x12\x12\n\ninterval_s\x18\x04 \x01(\x05\x12!\n\x19service_level_threshold_s\x18\x05 \x01(\x05\"\x8e\x02\n\x0bIntervalRow\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x19\n\x11interval_start_us\x18\x02 \x01(\x03\x12\x0f\n\x07offered\x18\x03 \x01(\x03\x12\x10\n\x08\x61nswered\x18\x04 \x01(\x03\x12\x11\n\tabandoned\x18\x05 \x01(\x03\x12!\n\x19\x61nswered_within_threshold\x18\x06 \x01(\x03\x12\r\n\x05\x61sa_s\x18\x07 \x01(\x01\x12\r\n\x05\x61ht_s\x18\x08 \x01(\x01\x12\x15\n\rservice_level\x18\t \x01(\x01\x12\x14\n\x0c\x61\x62\x61ndon_rate\x18\n \x01(\x01\x12\x0e\n\x06talk_s\x18\x0b \x01(\x01\x12\x0e\n\x06hold_s\x18\x0c \x01(\x01\x12\x11\n\twrap_up_s\x18\r \x01(\x01\"\x7f\n\x0eIntervalReport\x12\x35\n\x04rows\x18\x01 \x03(\x0b\x32\'.hotline.proto.reporting.v1.IntervalRow\x12\x36\n\x05total\x18\x02 \x01(\x0b\x32\'.hotline.proto.reporting.v1.IntervalRow\"E\n\x11QueueStatsRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12!\n\x19service_level_threshold_s\x18\x02 \x01(\x05\"\x8d\x01\n\nQueueStats\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07offered\x18\x02 \x01(\x03\x12\x10\n\x08\x61nswered\x18\x03 \x01(\x03\x12\x11\n\tabandoned\x18\x04 \x01(\x03\x12\x15\n\rservice_level\x18\x05 \x01(\x01\x12\r\n\x05\x61sa_s\x18\x06 \x01(\x01\x12\x14\n\x0c\x61\x62\x61ndon_rate\x18\x07 \x01(\x01\x32\xe7\x01\n\tReporting\x12r\n\x11GetIntervalReport\x12\x31.hotline.proto.reporting.v1.IntervalReportRequest\x1a*.hotline.proto.reporting.v1.IntervalReport\x12\x66\n\rGetQueueStats\x12-.hotline.proto.reporting.v1.QueueStatsRequest\x1a&.hotline.proto.reporting.v1.QueueStatsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*hotline/proto/reporting/v1/reporting.proto\x12\x1ahotline.proto.reporting.v1\x1a$hotline/proto/events/v1/events.proto\"\xcd\x01\n\x15IntervalReportRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x66rom_us\x18\x02 \x01(\x03\x12\r\n\x05to_us\x18\x03 \x01(\x03\x12\x12\n\ninterval_s\x18\x04 \x01(\x05\x12!\n\x19service_level_threshold_s\x18\x05 \x01(\x05\x12\x35\n\x08group_by\x18\x06 \x01(\x0e\x32#.hotline.proto.reporting.v1.GroupBy\x12\x17\n\x0fshort_abandon_s\x18\x07 \x01(\x05\"\xc9\x04\n\x0bIntervalRow\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x19\n\x11interval_start_us\x18\x02 \x01(\x03\x12\x0f\n\x07offered\x18\x03 \x01(\x03\x12\x10\n\x08\x61nswered\x18\x04 \x01(\x03\x12\x11\n\tabandoned\x18\x05 \x01(\x03\x12!\n\x19\x61nswered_within_threshold\x18\x06 \x01(\x03\x12\r\n\x05\x61sa_s\x18\x07 \x01(\x01\x12\r\n\x05\x61ht_s\x18\x08 \x01(\x01\x12\x15\n\rservice_level\x18\t \x01(\x01\x12\x14\n\x0c\x61\x62\x61ndon_rate\x18\n \x01(\x01\x12\x0e\n\x06talk_s\x18\x0b \x01(\x01\x12\x0e\n\x06hold_s\x18\x0c \x01(\x01\x12\x11\n\twrap_up_s\x18\r \x01(\x01\x12\x17\n\x0fshort_abandoned\x18\x0e \x01(\x03\x12\"\n\x1a\x61\x62\x61ndoned_within_threshold\x18\x0f \x01(\x03\x12\x12\n\nflowed_out\x18\x10 \x01(\x03\x12\x11\n\tcallbacks\x18\x11 \x01(\x03\x12\x10\n\x08rejected\x18\x12 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x13 \x01(\x03\x12\x0f\n\x07handled\x18\x14 \x01(\x03\x12&\n\x1eservice_level_abandons_ignored\x18\x15 \x01(\x01\x12&\n\x1eservice_level_abandons_against\x18\x16 \x01(\x01\x12\"\n\x1aservice_level_abandons_for\x18\x17 \x01(\x01\x12\x12\n\nmax_wait_s\x18\x18 \x01(\x01\x12\x1a\n\x12\x61vg_abandon_wait_s\x18\x19 \x01(\x01\"\x7f\n\x0eIntervalReport\x12\x35\n\x04rows\x18\x01 \x03(\x0b\x32\'.hotline.proto.reporting.v1.IntervalRow\x12\x36\n\x05total\x18\x02 \x01(\x0b\x32\'.hotline.proto.reporting.v1.IntervalRow\"E\n\x11QueueStatsRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12!\n\x19service_level_threshold_s\x18\x02 \x01(\x05\"\x8d\x01\n\nQueueStats\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07offered\x18\x02 \x01(\x03\x12\x10\n\x08\x61nswered\x18\x03 \x01(\x03\x12\x11\n\tabandoned\x18\x04 \x01(\x03\x12\x15\n\rservice_level\x18\x05 \x01(\x01\x12\r\n\x05\x61sa_s\x18\x06 \x01(\x01\x12\x14\n\x0c\x61\x62\x61ndon_rate\x18\x07 \x01(\x01\"j\n\x0fRealtimeRequest\x12\x0e\n\x06queues\x18\x01 \x03(\t\x12\x0e\n\x06\x61gents\x18\x02 \x03(\t\x12!\n\x19service_level_threshold_s\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x61y_start_us\x18\x04 \x01(\x03\"\xf0\x02\n\rQueueRealtime\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x15\n\rcalls_waiting\x18\x02 \x01(\x03\x12\x16\n\x0elongest_wait_s\x18\x03 \x01(\x01\x12U\n\x0f\x61gents_by_state\x18\x04 \x03(\x0b\x32<.hotline.proto.reporting.v1.QueueRealtime.AgentsByStateEntry\x12\x15\n\roffered_today\x18\x05 \x01(\x03\x12\x16\n\x0e\x61nswered_today\x18\x06 \x01(\x03\x12\x17\n\x0f\x61\x62\x61ndoned_today\x18\x07 \x01(\x03\x12\x1b\n\x13service_level_today\x18\x08 \x01(\x01\x12\x1a\n\x12\x61\x62\x61ndon_rate_today\x18\t \x01(\x01\x12\x13\n\x0b\x61sa_today_s\x18\n \x01(\x01\x1a\x34\n\x12\x41gentsByStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x9d\x01\n\rAgentRealtime\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08since_us\x18\x04 \x01(\x03\x12\x17\n\x0ftime_in_state_s\x18\x05 \x01(\x01\x12\r\n\x05queue\x18\x06 \x01(\t\x12\x11\n\tcall_uuid\x18\x07 \x01(\t\x12\x0e\n\x06queues\x18\x08 \x03(\t\"\xab\x01\n\x08Realtime\x12\x10\n\x08\x61s_of_us\x18\x01 \x01(\x03\x12\x17\n\x0fnewest_event_us\x18\x02 \x01(\x03\x12\x39\n\x06queues\x18\x03 \x03(\x0b\x32).hotline.proto.reporting.v1.QueueRealtime\x12\x39\n\x06\x61gents\x18\x04 \x03(\x0b\x32).hotline.proto.reporting.v1.AgentRealtime\"Z\n\x12\x41gentReportRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66rom_us\x18\x02 \x01(\x03\x12\r\n\x05to_us\x18\x03 \x01(\x03\x12\x12\n\ninterval_s\x18\x04 \x01(\x05\"\xce\x03\n\x08\x41gentRow\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x19\n\x11interval_start_us\x18\x02 \x01(\x03\x12\x0f\n\x07handled\x18\x03 \x01(\x03\x12\x0e\n\x06offers\x18\x04 \x01(\x03\x12\x0e\n\x06missed\x18\x05 \x01(\x03\x12\x0e\n\x06talk_s\x18\x06 \x01(\x01\x12\x0e\n\x06hold_s\x18\x07 \x01(\x01\x12\x11\n\twrap_up_s\x18\x08 \x01(\x01\x12\r\n\x05\x61ht_s\x18\t \x01(\x01\x12\x13\n\x0blogged_in_s\x18\n \x01(\x01\x12\x0f\n\x07ready_s\x18\x0b \x01(\x01\x12\x12\n\nreserved_s\x18\x0c \x01(\x01\x12\x11\n\ton_call_s\x18\r \x01(\x01\x12\x17\n\x0fwrap_up_state_s\x18\x0e \x01(\x01\x12\x13\n\x0bnot_ready_s\x18\x0f \x01(\x01\x12Z\n\x15not_ready_by_reason_s\x18\x10 \x03(\x0b\x32;.hotline.proto.reporting.v1.AgentRow.NotReadyByReasonSEntry\x12\x11\n\toccupancy\x18\x11 \x01(\x01\x1a\x38\n\x16NotReadyByReasonSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"v\n\x0b\x41gentReport\x12\x32\n\x04rows\x18\x01 \x03(\x0b\x32$.hotline.proto.reporting.v1.AgentRow\x12\x33\n\x05total\x18\x02 \x01(\x0b\x32$.hotline.proto.reporting.v1.AgentRow\"@\n\x10IvrReportRequest\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\x0f\n\x07\x66rom_us\x18\x02 \x01(\x03\x12\r\n\x05to_us\x18\x03 \x01(\x03\"\xc9\x01\n\nIvrNodeRow\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x11\n\tnode_type\x18\x03 \x01(\t\x12\x0e\n\x06visits\x18\x04 \x01(\x03\x12\r\n\x05\x63\x61lls\x18\x05 \x01(\x03\x12\x0f\n\x07hangups\x18\x06 \x01(\x03\x12\x0e\n\x06queued\x18\x07 \x01(\x03\x12\x11\n\tcompleted\x18\x08 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\t \x01(\x03\x12\x15\n\rdrop_off_rate\x18\n \x01(\x01\x12\x12\n\navg_time_s\x18\x0b \x01(\x01\"y\n\nIvrFlowRow\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x03\x12\x11\n\tcontained\x18\x03 \x01(\x03\x12\x11\n\tabandoned\x18\x04 \x01(\x03\x12\x0e\n\x06queued\x18\x05 \x01(\x03\x12\x18\n\x10\x63ontainment_rate\x18\x06 \x01(\x01\"y\n\tIvrReport\x12\x35\n\x05nodes\x18\x01 \x03(\x0b\x32&.hotline.proto.reporting.v1.IvrNodeRow\x12\x35\n\x05\x66lows\x18\x02 \x03(\x0b\x32&.hotline.proto.reporting.v1.IvrFlowRow\"\xa5\x02\n\x0fStaffingRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07\x66rom_us\x18\x02 \x01(\x03\x12\r\n\x05to_us\x18\x03 \x01(\x03\x12\x12\n\ninterval_s\x18\x04 \x01(\x05\x12\x1c\n\x14target_service_level\x18\x05 \x01(\x01\x12!\n\x19service_level_threshold_s\x18\x06 \x01(\x05\x12\x15\n\rmax_occupancy\x18\x07 \x01(\x01\x12\x11\n\tshrinkage\x18\x08 \x01(\x01\x12\x12\n\npatience_s\x18\t \x01(\x01\x12\x38\n\x05model\x18\n \x01(\x0e\x32).hotline.proto.reporting.v1.StaffingModel\x12\x16\n\x0e\x62y_time_of_day\x18\x0b \x01(\x08\"\xf9\x01\n\x0bStaffingRow\x12\x19\n\x11interval_start_us\x18\x01 \x01(\x03\x12\x0f\n\x07offered\x18\x02 \x01(\x01\x12\r\n\x05\x61ht_s\x18\x03 \x01(\x01\x12\x17\n\x0ftraffic_erlangs\x18\x04 \x01(\x01\x12\x15\n\ragents_needed\x18\x05 \x01(\x05\x12\x15\n\rservice_level\x18\x06 \x01(\x01\x12\r\n\x05\x61sa_s\x18\x07 \x01(\x01\x12\x11\n\toccupancy\x18\x08 \x01(\x01\x12\x14\n\x0c\x61\x62\x61ndon_rate\x18\t \x01(\x01\x12\x18\n\x10\x61gents_scheduled\x18\n \x01(\x05\x12\x16\n\x0e\x61gents_staffed\x18\x0b \x01(\x01\"\x95\x01\n\x0eStaffingReport\x12\x35\n\x04rows\x18\x01 \x03(\x0b\x32\'.hotline.proto.reporting.v1.StaffingRow\x12\x38\n\x05model\x18\x02 \x01(\x0e\x32).hotline.proto.reporting.v1.StaffingModel\x12\x12\n\npatience_s\x18\x03 \x01(\x01\"V\n\x11\x45xportCdrsRequest\x12\x0f\n\x07\x66rom_us\x18\x01 \x01(\x03\x12\r\n\x05to_us\x18\x02 \x01(\x03\x12\r\n\x05queue\x18\x03 \x01(\t\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\"S\n\x08\x43\x64rBatch\x12*\n\x04\x63\x64rs\x18\x01 \x03(\x0b\x32\x1c.hotline.proto.events.v1.Cdr\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0c\n\x04sent\x18\x03 \x01(\x03*X\n\x07GroupBy\x12\x12\n\x0eGROUP_BY_QUEUE\x10\x00\x12\x12\n\x0eGROUP_BY_AGENT\x10\x01\x12\x12\n\x0eGROUP_BY_SKILL\x10\x02\x12\x11\n\rGROUP_BY_DNIS\x10\x03*+\n\rStaffingModel\x12\x0c\n\x08\x45RLANG_C\x10\x00\x12\x0c\n\x08\x45RLANG_A\x10\x01\x32\xe6\x05\n\tReporting\x12r\n\x11GetIntervalReport\x12\x31.hotline.proto.reporting.v1.IntervalReportRequest\x1a*.hotline.proto.reporting.v1.IntervalReport\x12\x66\n\rGetQueueStats\x12-.hotline.proto.reporting.v1.QueueStatsRequest\x1a&.hotline.proto.reporting.v1.QueueStats\x12`\n\x0bGetRealtime\x12+.hotline.proto.reporting.v1.RealtimeRequest\x1a$.hotline.proto.reporting.v1.Realtime\x12i\n\x0eGetAgentReport\x12..hotline.proto.reporting.v1.AgentReportRequest\x1a\'.hotline.proto.reporting.v1.AgentReport\x12\x63\n\x0cGetIvrReport\x12,.hotline.proto.reporting.v1.IvrReportRequest\x1a%.hotline.proto.reporting.v1.IvrReport\x12\x66\n\x0bGetStaffing\x12+.hotline.proto.reporting.v1.StaffingRequest\x1a*.hotline.proto.reporting.v1.StaffingReport\x12\x63\n\nExportCdrs\x12-.hotline.proto.reporting.v1.ExportCdrsRequest\x1a$.hotline.proto.reporting.v1.CdrBatch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hotline.proto.reporting.v1.reporting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTERVALREPORTREQUEST']._serialized_start=74
-  _globals['_INTERVALREPORTREQUEST']._serialized_end=199
-  _globals['_INTERVALROW']._serialized_start=202
-  _globals['_INTERVALROW']._serialized_end=472
-  _globals['_INTERVALREPORT']._serialized_start=474
-  _globals['_INTERVALREPORT']._serialized_end=601
-  _globals['_QUEUESTATSREQUEST']._serialized_start=603
-  _globals['_QUEUESTATSREQUEST']._serialized_end=672
-  _globals['_QUEUESTATS']._serialized_start=675
-  _globals['_QUEUESTATS']._serialized_end=816
-  _globals['_REPORTING']._serialized_start=819
-  _globals['_REPORTING']._serialized_end=1050
+  _globals['_QUEUEREALTIME_AGENTSBYSTATEENTRY']._loaded_options = None
+  _globals['_QUEUEREALTIME_AGENTSBYSTATEENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTROW_NOTREADYBYREASONSENTRY']._loaded_options = None
+  _globals['_AGENTROW_NOTREADYBYREASONSENTRY']._serialized_options = b'8\001'
+  _globals['_GROUPBY']._serialized_start=4131
+  _globals['_GROUPBY']._serialized_end=4219
+  _globals['_STAFFINGMODEL']._serialized_start=4221
+  _globals['_STAFFINGMODEL']._serialized_end=4264
+  _globals['_INTERVALREPORTREQUEST']._serialized_start=113
+  _globals['_INTERVALREPORTREQUEST']._serialized_end=318
+  _globals['_INTERVALROW']._serialized_start=321
+  _globals['_INTERVALROW']._serialized_end=906
+  _globals['_INTERVALREPORT']._serialized_start=908
+  _globals['_INTERVALREPORT']._serialized_end=1035
+  _globals['_QUEUESTATSREQUEST']._serialized_start=1037
+  _globals['_QUEUESTATSREQUEST']._serialized_end=1106
+  _globals['_QUEUESTATS']._serialized_start=1109
+  _globals['_QUEUESTATS']._serialized_end=1250
+  _globals['_REALTIMEREQUEST']._serialized_start=1252
+  _globals['_REALTIMEREQUEST']._serialized_end=1358
+  _globals['_QUEUEREALTIME']._serialized_start=1361
+  _globals['_QUEUEREALTIME']._serialized_end=1729
+  _globals['_QUEUEREALTIME_AGENTSBYSTATEENTRY']._serialized_start=1677
+  _globals['_QUEUEREALTIME_AGENTSBYSTATEENTRY']._serialized_end=1729
+  _globals['_AGENTREALTIME']._serialized_start=1732
+  _globals['_AGENTREALTIME']._serialized_end=1889
+  _globals['_REALTIME']._serialized_start=1892
+  _globals['_REALTIME']._serialized_end=2063
+  _globals['_AGENTREPORTREQUEST']._serialized_start=2065
+  _globals['_AGENTREPORTREQUEST']._serialized_end=2155
+  _globals['_AGENTROW']._serialized_start=2158
+  _globals['_AGENTROW']._serialized_end=2620
+  _globals['_AGENTROW_NOTREADYBYREASONSENTRY']._serialized_start=2564
+  _globals['_AGENTROW_NOTREADYBYREASONSENTRY']._serialized_end=2620
+  _globals['_AGENTREPORT']._serialized_start=2622
+  _globals['_AGENTREPORT']._serialized_end=2740
+  _globals['_IVRREPORTREQUEST']._serialized_start=2742
+  _globals['_IVRREPORTREQUEST']._serialized_end=2806
+  _globals['_IVRNODEROW']._serialized_start=2809
+  _globals['_IVRNODEROW']._serialized_end=3010
+  _globals['_IVRFLOWROW']._serialized_start=3012
+  _globals['_IVRFLOWROW']._serialized_end=3133
+  _globals['_IVRREPORT']._serialized_start=3135
+  _globals['_IVRREPORT']._serialized_end=3256
+  _globals['_STAFFINGREQUEST']._serialized_start=3259
+  _globals['_STAFFINGREQUEST']._serialized_end=3552
+  _globals['_STAFFINGROW']._serialized_start=3555
+  _globals['_STAFFINGROW']._serialized_end=3804
+  _globals['_STAFFINGREPORT']._serialized_start=3807
+  _globals['_STAFFINGREPORT']._serialized_end=3956
+  _globals['_EXPORTCDRSREQUEST']._serialized_start=3958
+  _globals['_EXPORTCDRSREQUEST']._serialized_end=4044
+  _globals['_CDRBATCH']._serialized_start=4046
+  _globals['_CDRBATCH']._serialized_end=4129
+  _globals['_REPORTING']._serialized_start=4267
+  _globals['_REPORTING']._serialized_end=5009
 # @@protoc_insertion_point(module_scope)

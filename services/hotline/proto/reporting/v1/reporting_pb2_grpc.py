@@ -44,20 +44,85 @@ class ReportingStub:
                 request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStatsRequest.SerializeToString,
                 response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStats.FromString,
                 _registered_method=True)
+        self.GetRealtime = channel.unary_unary(
+                '/hotline.proto.reporting.v1.Reporting/GetRealtime',
+                request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.RealtimeRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.Realtime.FromString,
+                _registered_method=True)
+        self.GetAgentReport = channel.unary_unary(
+                '/hotline.proto.reporting.v1.Reporting/GetAgentReport',
+                request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReportRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReport.FromString,
+                _registered_method=True)
+        self.GetIvrReport = channel.unary_unary(
+                '/hotline.proto.reporting.v1.Reporting/GetIvrReport',
+                request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReportRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReport.FromString,
+                _registered_method=True)
+        self.GetStaffing = channel.unary_unary(
+                '/hotline.proto.reporting.v1.Reporting/GetStaffing',
+                request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingReport.FromString,
+                _registered_method=True)
+        self.ExportCdrs = channel.unary_stream(
+                '/hotline.proto.reporting.v1.Reporting/ExportCdrs',
+                request_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.ExportCdrsRequest.SerializeToString,
+                response_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.CdrBatch.FromString,
+                _registered_method=True)
 
 
 class ReportingServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetIntervalReport(self, request, context):
-        """Per queue and interval: offered, answered, abandoned, ASA, AHT, service level.
+        """Per member (queue, agent, skill or DNIS) and interval: offered, answered,
+        abandoned, short abandons, flow-outs, service level in the three modes,
+        ASA, AHT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetQueueStats(self, request, context):
-        """Today so far, per queue.
+        """Today so far, per queue (kept for existing clients; GetRealtime is richer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRealtime(self, request, context):
+        """Now: per queue calls waiting, longest wait, agents by state, today's
+        service level and abandon rate; per agent state and time in state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgentReport(self, request, context):
+        """Per agent and interval: handled, talk, hold, wrap-up, AHT, time in each
+        state, occupancy, not-ready time by reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIvrReport(self, request, context):
+        """Per IVR flow and node: visits, drop-off, containment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStaffing(self, request, context):
+        """Agents needed for a target service level (Erlang C, Erlang A) from the
+        interval history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCdrs(self, request, context):
+        """Call detail records, streamed in batches, oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -75,6 +140,31 @@ def add_ReportingServicer_to_server(servicer, server):
                     servicer.GetQueueStats,
                     request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStatsRequest.FromString,
                     response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStats.SerializeToString,
+            ),
+            'GetRealtime': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRealtime,
+                    request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.RealtimeRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.Realtime.SerializeToString,
+            ),
+            'GetAgentReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgentReport,
+                    request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReportRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReport.SerializeToString,
+            ),
+            'GetIvrReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIvrReport,
+                    request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReportRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReport.SerializeToString,
+            ),
+            'GetStaffing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStaffing,
+                    request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingReport.SerializeToString,
+            ),
+            'ExportCdrs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportCdrs,
+                    request_deserializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.ExportCdrsRequest.FromString,
+                    response_serializer=hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.CdrBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +221,141 @@ class Reporting:
             '/hotline.proto.reporting.v1.Reporting/GetQueueStats',
             hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStatsRequest.SerializeToString,
             hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.QueueStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRealtime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.reporting.v1.Reporting/GetRealtime',
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.RealtimeRequest.SerializeToString,
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.Realtime.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgentReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.reporting.v1.Reporting/GetAgentReport',
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReportRequest.SerializeToString,
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.AgentReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIvrReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.reporting.v1.Reporting/GetIvrReport',
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReportRequest.SerializeToString,
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.IvrReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStaffing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hotline.proto.reporting.v1.Reporting/GetStaffing',
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingRequest.SerializeToString,
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.StaffingReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCdrs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hotline.proto.reporting.v1.Reporting/ExportCdrs',
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.ExportCdrsRequest.SerializeToString,
+            hotline_dot_proto_dot_reporting_dot_v1_dot_reporting__pb2.CdrBatch.FromString,
             options,
             channel_credentials,
             insecure,
