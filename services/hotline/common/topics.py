@@ -16,6 +16,7 @@ CDRS = "cdrs"
 RECORDINGS = "recordings"
 DEAD_LETTER = "dead-letter"
 CONFIG_EVENTS = "config-events"
+IVR_EVENTS = "ivr-events"
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     CALL_EVENTS: events_pb2.CallEvent,
@@ -25,6 +26,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     RECORDINGS: events_pb2.RecordingSaved,
     DEAD_LETTER: events_pb2.DeadLetter,
     CONFIG_EVENTS: events_pb2.ConfigChange,
+    IVR_EVENTS: events_pb2.IvrNodeVisit,     # one per IVR node a caller leaves, key call UUID
 }
 
 # Topics whose latest message per key is the state (log compaction on).

@@ -1,5 +1,6 @@
 """Composition root of the reporting service: the ClickHouse store, the
-Kafka consumer that fills it, and the gRPC API that reads it.
+Kafka consumer that fills it (ingest.Ingester, with the roll-up refresh as
+its ``after_insert`` step: docs/ingestion.md), and the gRPC API that reads it.
 
 Health: SERVING only while the store answers and its schema is current
 (every migration this build knows is applied). The schema is never migrated
@@ -23,7 +24,7 @@ from hotline.common.settings import Settings
 from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from hotline.reporting import metrics, migrations
 from hotline.reporting.api import ReportingServicer
-from hotline.reporting.ingest import CONSUMER_GROUP, INGESTED_TOPICS, Ingester
+from hotline.reporting.ingest import CONSUMER_GROUP, INGESTED_TOPICS, AfterInsert, Ingester
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,17 @@ SERVICE_NAME = reporting_pb2.DESCRIPTOR.services_by_name["Reporting"].full_name
 
 
 class ReportingService:
+    """``after_insert``: what runs on every batch once its rows are stored and
+    before its offsets are committed (the roll-up refresh)."""
+
     def __init__(self, settings: Settings, bus: EventBus, store: ReportStore, *,
-                 check_interval_s: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+                 check_interval_s: float = 5.0, clock: Callable[[], float] = time.time,
+                 after_insert: AfterInsert | None = None) -> None:
         self.settings = settings
         self.bus = bus
         self.store = store
         self.check_interval_s = check_interval_s
-        self.ingester = Ingester(store, clock=clock)
+        self.ingester = Ingester(store, clock=clock, after_insert=after_insert)
         self.servicer = ReportingServicer(store, settings.reporting, ready=lambda: self.ready, clock=clock)
         self.server = GrpcServer(settings.grpc.reporting)
         self.server.add(reporting_pb2_grpc.add_ReportingServicer_to_server, self.servicer, SERVICE_NAME)

@@ -1,14 +1,21 @@
 """The Kafka side of reporting: the consumer's handler that lands events in
 ClickHouse.
 
-    bus.consume("reporting", INGESTED_TOPICS, Ingester(store))
+    bus.consume("reporting", INGESTED_TOPICS, Ingester(store, after_insert=...))
 
-The pipeline (hotline.common.bus.Consumer) decodes and dead-letters; this
-handler turns a batch into rows, inserts them table by table and returns;
-only then does the pipeline commit the offsets. A failed insert raises, so
-the same batch is retried and nothing is committed past it. Delivery is
-therefore at-least-once: a row may be stored twice, and every query
-dedupes by event_id (docs/metrics.md, "Idempotency").
+The pipeline, end to end (docs/ingestion.md):
+
+    poll -> decode -> dead-letter -> batch -> rows per table -> insert
+         -> refresh roll-ups (after_insert) -> commit offsets
+
+hotline.common.bus.Consumer polls, decodes and dead-letters; this handler
+turns the batch into rows (one ``Pipeline`` per table: a topic, a filter and
+a row builder, so one topic may feed several tables), inserts them table by
+table, lets the roll-ups recompute the buckets the batch touched, and
+returns; only then does the Consumer commit the offsets. A failed insert or
+refresh raises, so the same batch is retried and nothing is committed past
+it. Delivery is therefore at-least-once: a row may be stored twice, and
+every reader dedupes by event_id (docs/metrics.md, "Idempotency").
 """
 from __future__ import annotations
 
@@ -21,21 +28,31 @@ from google.protobuf.message import Message
 
 from hotline.common import topics
 from hotline.common.bus import Record
+from hotline.proto.events.v1 import events_pb2
 from hotline.reporting import metrics
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
 
-INGESTED_TOPICS = (topics.CALL_EVENTS, topics.AGENT_EVENTS, topics.QUEUE_EVENTS, topics.CDRS,
-                   topics.RECORDINGS, topics.DEAD_LETTER)
 CONSUMER_GROUP = "reporting"
+
+Row = tuple[Any, ...]
+AfterInsert = Callable[[list[Record]], None]
+
+
+def _every_message(message: Message) -> bool:
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
-class TableSpec:
+class Pipeline:
+    """One table's feed: the topic it reads, which of its messages become
+    rows (``accepts``) and how (``to_row``, one value per column)."""
+    topic: str
     table: str
     columns: tuple[str, ...]                       # without ingested_us (added to every row)
-    to_row: Callable[[Message], tuple[Any, ...]]
+    to_row: Callable[[Message], Row]
+    accepts: Callable[[Message], bool] = _every_message
 
 
 def _enum_name(message: Message, field: str) -> str:
@@ -46,9 +63,9 @@ def _enum_name(message: Message, field: str) -> str:
     return found.name if found is not None else str(value)
 
 
-def _proto_row(fields: Sequence[str]) -> Callable[[Message], tuple[Any, ...]]:
+def _proto_row(fields: Sequence[str]) -> Callable[[Message], Row]:
     """Columns named after proto fields; enums by name, the rest as they are."""
-    def to_row(message: Message) -> tuple[Any, ...]:
+    def to_row(message: Message) -> Row:
         out = []
         for name in fields:
             descriptor = message.DESCRIPTOR.fields_by_name[name]
@@ -62,8 +79,9 @@ def _proto_row(fields: Sequence[str]) -> Callable[[Message], tuple[Any, ...]]:
     return to_row
 
 
-def _proto_table(table: str, fields: Sequence[str]) -> TableSpec:
-    return TableSpec(table, tuple(fields), _proto_row(fields))
+def _proto_pipeline(topic: str, table: str, fields: Sequence[str],
+                    accepts: Callable[[Message], bool] = _every_message) -> Pipeline:
+    return Pipeline(topic, table, tuple(fields), _proto_row(fields), accepts)
 
 
 DEAD_LETTER_COLUMNS = ("event_id", "source_topic", "source_partition", "source_offset", "key_hex",
@@ -76,48 +94,80 @@ def dead_letter_id(letter: Message) -> str:
     return f"{letter.consumer_group}:{letter.source_topic}:{letter.partition}:{letter.offset}"
 
 
-def _dead_letter_row(letter: Message) -> tuple[Any, ...]:
+def _dead_letter_row(letter: Message) -> Row:
     return (dead_letter_id(letter), letter.source_topic, letter.partition, letter.offset,
             bytes(letter.key).hex(), bytes(letter.payload).hex(), letter.error, letter.consumer_group,
             letter.timestamp_us)
 
 
-# The columns each table had at its latest migration (tests check both ways).
-TABLES: dict[str, TableSpec] = {
-    topics.CALL_EVENTS: _proto_table("call_events", (
+def is_leg_hangup(event: Message) -> bool:
+    """A channel's CHANNEL_HANGUP_COMPLETE: the one event per leg that carries
+    its billing figures, so each is one row of cdr_legs."""
+    return event.type == events_pb2.CALL_HANGUP_COMPLETE
+
+
+# One pipeline per table, with the columns the table has at its latest
+# migration (tests check both ways). A topic's first pipeline stores every
+# field of its message; later ones (cdr_legs) are derived views of it.
+PIPELINES: tuple[Pipeline, ...] = (
+    _proto_pipeline(topics.CALL_EVENTS, "call_events", (
         "event_id", "node_id", "call_uuid", "leg_uuid", "leg", "type", "timestamp_us", "ani", "dnis",
         "other_leg_uuid", "hangup_cause", "dtmf_digit", "application", "application_data",
         "freeswitch_event", "record_path", "created_us", "answered_us", "bridged_us", "hangup_us",
         "billsec_us", "hold_accum_us", "caller_name", "agent_id", "queue")),
-    topics.CDRS: _proto_table("cdrs", (
+    _proto_pipeline(topics.CALL_EVENTS, "cdr_legs", (
+        "event_id", "call_uuid", "leg_uuid", "leg", "node_id", "agent_id", "queue", "ani", "dnis",
+        "other_leg_uuid", "hangup_cause", "created_us", "answered_us", "bridged_us", "hangup_us", "billsec_us",
+        "hold_accum_us", "record_path"), accepts=is_leg_hangup),
+    _proto_pipeline(topics.CDRS, "cdrs", (
         "event_id", "call_uuid", "node_id", "ani", "dnis", "caller_name", "queue", "agent_id",
         "disposition", "hangup_cause", "start_us", "answer_us", "enqueue_us", "connect_us", "end_us",
         "queue_wait_us", "talk_us", "hold_us", "offers", "menu_choice", "recording_path", "billsec_us",
         "overflow_destination", "callback_for", "callback_number", "ring_us", "skills", "ivr_flow")),
-    topics.AGENT_EVENTS: _proto_table("agent_states", (
+    _proto_pipeline(topics.AGENT_EVENTS, "agent_states", (
         "event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us",
         "previous_state_since_us", "call_uuid", "queue", "call_enqueue_us", "queues")),
-    topics.QUEUE_EVENTS: _proto_table("queue_events", (
+    _proto_pipeline(topics.QUEUE_EVENTS, "queue_events", (
         "event_id", "call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position",
         "wait_us", "node_id", "reason", "caller_name", "destination", "priority", "callback_number", "ewt_s",
         "attempt")),
-    topics.RECORDINGS: _proto_table("recordings", (
+    _proto_pipeline(topics.RECORDINGS, "recordings", (
         "event_id", "call_uuid", "path", "channels", "sample_rate", "duration_ms", "size_bytes", "sha256",
         "started_us", "stopped_us", "agent_id", "queue")),
-    topics.DEAD_LETTER: TableSpec("dead_letters", DEAD_LETTER_COLUMNS, _dead_letter_row),
-}
+    _proto_pipeline(topics.IVR_EVENTS, "ivr_visits", (
+        "event_id", "call_uuid", "node_id", "flow", "node", "node_type", "sequence", "entered_us", "left_us",
+        "outcome", "input", "attempts", "result")),
+    Pipeline(topics.DEAD_LETTER, "dead_letters", DEAD_LETTER_COLUMNS, _dead_letter_row),
+)
+
+TABLES: dict[str, Pipeline] = {p.table: p for p in PIPELINES}
 
 
-def rows_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[TableSpec, list[tuple[Any, ...]]]]:
-    """Group a batch's records into rows per table (pure)."""
-    out: dict[str, tuple[TableSpec, list[tuple[Any, ...]]]] = {}
+def _by_topic(pipelines: Sequence[Pipeline]) -> dict[str, tuple[Pipeline, ...]]:
+    out: dict[str, tuple[Pipeline, ...]] = {}
+    for p in pipelines:
+        out[p.topic] = out.get(p.topic, ()) + (p,)
+    return out
+
+
+PIPELINES_BY_TOPIC: dict[str, tuple[Pipeline, ...]] = _by_topic(PIPELINES)
+INGESTED_TOPICS: tuple[str, ...] = tuple(PIPELINES_BY_TOPIC)
+
+
+def rows_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[Pipeline, list[Row]]]:
+    """A batch's rows per table, each with its pipeline (pure). Every table
+    of a topic sees the batch's records in order; a topic reporting does not
+    store is logged and skipped."""
+    out: dict[str, tuple[Pipeline, list[Row]]] = {}
     for record in batch:
-        spec = TABLES.get(record.topic)
-        if spec is None:
+        pipelines = PIPELINES_BY_TOPIC.get(record.topic)
+        if pipelines is None:
             log.warning("reporting does not store topic %s; skipped %s[%s]@%s",
                         record.topic, record.topic, record.partition, record.offset)
             continue
-        out.setdefault(record.topic, (spec, []))[1].append(spec.to_row(record.value) + (ingested_us,))
+        for p in pipelines:
+            if p.accepts(record.value):
+                out.setdefault(p.table, (p, []))[1].append(p.to_row(record.value) + (ingested_us,))
     return out
 
 
@@ -126,25 +176,47 @@ def _label_topic(topic: str) -> str:
 
 
 class Ingester:
-    """The consumer handler: rows into ClickHouse before the offsets are committed."""
+    """The consumer's handler: every row of a batch into ClickHouse, then the
+    roll-ups refreshed, before the Consumer commits the batch's offsets.
 
-    def __init__(self, store: ReportStore, *, clock: Callable[[], float] = time.time) -> None:
+    ``after_insert`` (the roll-up refresher, hotline.reporting.rollup) runs
+    once per batch after every insert succeeded; if it raises, the exception
+    propagates and the Consumer retries the whole batch (inserting its rows
+    again is harmless: readers dedupe by event_id)."""
+
+    def __init__(self, store: ReportStore, *, clock: Callable[[], float] = time.time,
+                 after_insert: AfterInsert | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.after_insert = after_insert
 
     def __call__(self, batch: list[Record]) -> None:
         ingested_us = int(self.clock() * 1_000_000)
-        for topic, (spec, rows) in rows_by_table(batch, ingested_us).items():
-            started = time.perf_counter()
-            try:
-                self.store.insert(spec.table, spec.columns + ("ingested_us",), rows)
-            except Exception:
-                metrics.INSERT_ERRORS.labels(spec.table).inc()
-                raise
-            metrics.INSERT_SECONDS.labels(spec.table).observe(time.perf_counter() - started)
-            metrics.EVENTS_INGESTED.labels(topic).inc(len(rows))
-            if topic == topics.DEAD_LETTER:
-                for record in batch:
-                    if record.topic == topics.DEAD_LETTER:
-                        metrics.DEAD_LETTERS.labels(_label_topic(record.value.source_topic)).inc()
+        for pipeline, rows in rows_by_table(batch, ingested_us).values():
+            self._insert(pipeline, rows)
+        if self.after_insert is not None:
+            self.after_insert(batch)
+        self._count(batch)
         log.debug("ingested %d records", len(batch))
+
+    def _insert(self, pipeline: Pipeline, rows: list[Row]) -> None:
+        started = time.perf_counter()
+        try:
+            self.store.insert(pipeline.table, pipeline.columns + ("ingested_us",), rows)
+        except Exception:
+            metrics.INSERT_ERRORS.labels(pipeline.table).inc()
+            raise
+        metrics.INSERT_SECONDS.labels(pipeline.table).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _count(batch: list[Record]) -> None:
+        """Once the batch is durable: events by source topic (each once, however
+        many tables it fed), dead letters by the topic they came from."""
+        per_topic: dict[str, int] = {}
+        for record in batch:
+            if record.topic in PIPELINES_BY_TOPIC:
+                per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+            if record.topic == topics.DEAD_LETTER:
+                metrics.DEAD_LETTERS.labels(_label_topic(record.value.source_topic)).inc()
+        for topic, count in per_topic.items():
+            metrics.EVENTS_INGESTED.labels(topic).inc(count)

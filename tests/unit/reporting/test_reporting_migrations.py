@@ -74,39 +74,53 @@ def test_main_reports_bad_usage_with_exit_2(capsys):
     assert "usage: hotline migrate" in capsys.readouterr().err
 
 
+def _create_statement(table):
+    """(the migration that creates ``table``, its CREATE statement)."""
+    for migration in migrations.MIGRATIONS:
+        for statement in migration.up:
+            if statement.startswith(f"CREATE TABLE IF NOT EXISTS {table} ("):
+                return migration, statement
+    raise AssertionError(f"no migration creates a table {table}")
+
+
 def _created_columns(table):
-    for statement in migrations.MIGRATIONS[0].up:
-        found = re.match(rf"CREATE TABLE IF NOT EXISTS {table} \((.*)\) ENGINE", statement, re.S)
-        if found:
-            parts, depth, current = [], 0, ""
-            for ch in found.group(1):
-                depth += {"(": 1, ")": -1}.get(ch, 0)
-                if ch == "," and depth == 0:
-                    parts.append(current)
-                    current = ""
-                else:
-                    current += ch
+    """The table's columns at the latest migration: as created, plus every ADD COLUMN since."""
+    created_by, statement = _create_statement(table)
+    found = re.match(rf"CREATE TABLE IF NOT EXISTS {table} \((.*)\) ENGINE", statement, re.S)
+    parts, depth, current = [], 0, ""
+    for ch in found.group(1):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
             parts.append(current)
-            columns = [part.split()[0] for part in parts if part.strip()]
-            for later in migrations.MIGRATIONS[1:]:      # columns added since
-                for alter in later.up:
-                    if alter.startswith(f"ALTER TABLE {table} "):
-                        columns += re.findall(r"ADD COLUMN (\w+)", alter)
-            return columns
-    raise AssertionError(f"0001 creates no table {table}")
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    columns = [part.split()[0] for part in parts if part.strip()]
+    for later in migrations.MIGRATIONS[created_by.version:]:      # columns added since
+        for alter in later.up:
+            if alter.startswith(f"ALTER TABLE {table} "):
+                columns += re.findall(r"ADD COLUMN (\w+)", alter)
+    return columns
 
 
-@pytest.mark.parametrize("topic", ingest.INGESTED_TOPICS)
-def test_ingest_columns_match_the_schema(topic):
-    spec = ingest.TABLES[topic]
-    columns = _created_columns(spec.table)
-    assert set(spec.columns) | {"ingested_us", "day"} == set(columns)
+@pytest.mark.parametrize("table", sorted(ingest.TABLES))
+def test_ingest_columns_match_the_schema(table):
+    pipeline = ingest.TABLES[table]
+    columns = _created_columns(table)
+    assert set(pipeline.columns) | {"ingested_us", "day"} == set(columns)
+    assert len(pipeline.columns) == len(set(pipeline.columns))
 
 
 @pytest.mark.parametrize("topic", [t for t in ingest.INGESTED_TOPICS if t != topics.DEAD_LETTER])
 def test_every_proto_field_is_stored(topic):
+    """Each topic's first pipeline keeps its whole message; every pipeline's
+    columns are fields of that message (derived tables keep a subset)."""
     fields = {f.name for f in topics.MESSAGE_TYPES[topic].DESCRIPTOR.fields}
-    assert fields <= set(ingest.TABLES[topic].columns)
+    first, *derived = ingest.PIPELINES_BY_TOPIC[topic]
+    assert fields <= set(first.columns)
+    for pipeline in derived:
+        assert set(pipeline.columns) <= fields, pipeline.table
 
 
 def test_dead_letters_keep_every_field():
@@ -116,11 +130,10 @@ def test_dead_letters_keep_every_field():
     assert len(ingest.DEAD_LETTER_COLUMNS) == len(stored) + 1      # + event_id
 
 
-def test_every_table_is_partitioned_by_month_and_deduplicated():
-    for statement in migrations.MIGRATIONS[0].up:
-        assert "ReplacingMergeTree(ingested_us)" in statement
-        assert "PARTITION BY toYYYYMM(day)" in statement
-        assert "ingested_us UInt64" in statement     # 18.16 needs an unsigned version column
-    downs = " ".join(migrations.MIGRATIONS[0].down)
-    for topic in ingest.INGESTED_TOPICS:
-        assert f"DROP TABLE IF EXISTS {ingest.TABLES[topic].table}" in downs
+@pytest.mark.parametrize("table", sorted(ingest.TABLES))
+def test_every_ingested_table_is_partitioned_by_month_deduplicated_and_dropped_by_its_down(table):
+    created_by, statement = _create_statement(table)
+    assert "ReplacingMergeTree(ingested_us)" in statement
+    assert "PARTITION BY toYYYYMM(day)" in statement
+    assert "ingested_us UInt64" in statement     # 18.16 needs an unsigned version column
+    assert f"DROP TABLE IF EXISTS {table}" in created_by.down
