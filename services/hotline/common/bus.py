@@ -11,6 +11,7 @@ with backoff on the same batch; nothing is committed past it.
 from __future__ import annotations
 
 import abc
+import collections
 import dataclasses
 import logging
 import time
@@ -21,7 +22,7 @@ import gevent.event
 from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError, Message
 
-from hotline.common import topics
+from hotline.common import metrics, topics
 from hotline.proto.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def lag(self) -> dict[metrics.LagKey, int]:
+        """Per (topic, partition) held by this source: records not yet
+        committed, i.e. the partition's end minus the first offset polled but
+        not committed (or the position when nothing is pending). Read from
+        what the client already knows, without a round trip to the broker,
+        so the consumer can ask after every poll. Partitions whose end is
+        not known yet are left out (unknown is not 0)."""
+        return {}
 
 
 class EventBus(abc.ABC):
@@ -112,7 +122,7 @@ class Consumer:
 
     def __init__(self, bus: EventBus, group: str, topic_names: Sequence[str], handler: Handler, *,
                  batch_size: int, batch_timeout_s: float,
-                 retry_min_s: float = 0.2, retry_max_s: float = 10.0) -> None:
+                 retry_min_s: float = 0.2, retry_max_s: float = 10.0, lag_interval_s: float = 1.0) -> None:
         self.bus = bus
         self.group = group
         self.topic_names = list(topic_names)
@@ -126,6 +136,11 @@ class Consumer:
         self.processed = 0
         self.dead_lettered = 0
         self.ready = gevent.event.Event()   # set once the source is open
+        # Lag is read at most every lag_interval_s (after a poll, before the
+        # handler, so a batch in hand still counts as lag).
+        self.lag_interval_s = lag_interval_s
+        self._lag_due = 0.0
+        self._lag_reported: set[metrics.LagKey] = set()
 
     def start(self) -> None:
         self._running = True
@@ -161,6 +176,31 @@ class Consumer:
         self.bus.publish(topics.DEAD_LETTER, (raw.key or b"").decode("utf-8", "replace"), letter)
         self.bus.flush()
         self.dead_lettered += 1
+        metrics.RECORDS_DEAD_LETTERED.labels(self.group, raw.topic).inc()
+
+    def _report_lag(self, source: Source) -> None:
+        """Publish the source's lag, at most once per lag_interval_s. Never
+        lets a metrics problem stop consumption."""
+        now = time.monotonic()
+        if now < self._lag_due:
+            return
+        self._lag_due = now + self.lag_interval_s
+        try:
+            lags = source.lag()
+        except Exception:  # noqa: BLE001 - a gauge is not worth a stalled consumer
+            log.debug("consumer %s: lag not available", self.group, exc_info=True)
+            return
+        self._lag_reported = metrics.report_lag(self.group, lags, self._lag_reported)
+
+    def _forget_lag(self) -> None:
+        for topic, partition in self._lag_reported:
+            metrics.forget_lag(self.group, topic, partition)
+        self._lag_reported = set()
+        self._lag_due = 0.0
+
+    def _count_consumed(self, batch: list[Record]) -> None:
+        for topic, count in collections.Counter(r.topic for r in batch).items():
+            metrics.RECORDS_CONSUMED.labels(self.group, topic).inc(count)
 
     def _run(self) -> None:
         backoff = self.retry_min_s
@@ -171,12 +211,14 @@ class Consumer:
                     source = self.bus.open_source(self.group, self.topic_names)
                     self.ready.set()
                 raws = source.poll(self.batch_timeout_s, self.batch_size)
+                self._report_lag(source)
                 if not raws:
                     continue
                 batch = [r for r in map(self.decode, raws) if r is not None]
                 self._handle_until_done(batch)
                 source.commit()
                 self.processed += len(batch)
+                self._count_consumed(batch)
                 backoff = self.retry_min_s
             except gevent.GreenletExit:
                 break
@@ -188,10 +230,12 @@ class Consumer:
                     except Exception:  # noqa: BLE001
                         pass
                     source = None
+                self._forget_lag()
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.retry_max_s)
         if source is not None:
             source.close()
+        self._forget_lag()
 
     def _handle_until_done(self, batch: list[Record]) -> None:
         if not batch:
@@ -278,6 +322,10 @@ class _InProcessSource(Source):
         for t, off in self._pending.items():
             self.bus._offsets[(self.group, t)] = off
         self._pending.clear()
+
+    def lag(self) -> dict[metrics.LagKey, int]:
+        return {(t, 0): len(self.bus._logs[t]) - self.bus._offsets.get((self.group, t), 0)
+                for t in self.topic_names}
 
     def close(self) -> None:
         self._pending.clear()

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from hotline.common import topics
 from hotline.common.bus import EventBus, RawRecord, Source
 from hotline.common.errors import Unavailable
+from hotline.common.metrics import LagKey
 from hotline.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -175,20 +176,43 @@ class _KafkaSource(Source):
                     raise Unavailable(f"Kafka has no partitions for topic {name} (is it created?)")
                 time.sleep(0.2)
         self._consumer.subscribe(full_names)
+        # First offset polled but not committed yet, per partition: the lag
+        # counts from there while a batch is being handled.
+        self._uncommitted: dict[TopicPartition, int] = {}
 
     def poll(self, timeout_s: float, max_records: int) -> list[RawRecord]:
         polled = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out: list[RawRecord] = []
         for tp, records in polled.items():
             short = self.bus._by_full_name.get(tp.topic)
-            if short is None:
+            if short is None or not records:
                 continue
+            self._uncommitted.setdefault(tp, records[0].offset)
             for r in records:
                 out.append(RawRecord(short, tp.partition, r.offset, r.key, r.value or b"", r.timestamp))
         return out
 
     def commit(self) -> None:
         self._consumer.commit()
+        self._uncommitted.clear()
+
+    def lag(self) -> dict[LagKey, int]:
+        """End offset (the highwater of the last fetch response, known
+        locally) minus the first uncommitted offset or, with nothing pending,
+        the position (local once the partition has been fetched; timeout 0,
+        so never a blocking round trip: unknown partitions are skipped)."""
+        out: dict[LagKey, int] = {}
+        for tp in self._consumer.assignment() or ():
+            short = self.bus._by_full_name.get(tp.topic)
+            high = self._consumer.highwater(tp)
+            if short is None or high is None:
+                continue
+            start = self._uncommitted.get(tp)
+            if start is None:
+                start = self._consumer.position(tp, timeout_ms=0)
+            if start is not None:
+                out[(short, tp.partition)] = max(0, high - start)
+        return out
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
