@@ -55,13 +55,11 @@ class RoutingCore:
             self.wakeup.set()                # the switch side carries them out
 
     def update_gauges(self) -> None:
-        for name in self.acd.queues:
-            metrics.CALLS_WAITING.labels(name).set(len(self.acd.waiting(name)))
-        counts = {name: 0 for name in ev.AgentState.keys() if name != "AGENT_STATE_UNSPECIFIED"}
+        states = [name for name in ev.AgentState.keys() if name != "AGENT_STATE_UNSPECIFIED"]
+        counts = dict.fromkeys(states, 0)
         for agent in self.acd.agents.values():
             counts[ev.AgentState.Name(agent.state)] += 1
-        for state, count in counts.items():
-            metrics.AGENTS.labels(state).set(count)
+        metrics.publish_gauges({name: self.queue_status(name) for name in self.acd.queues}, counts, states)
 
     def queue_status(self, queue_name: str) -> tuple[int, int, dict[str, int]]:
         waiting = self.acd.waiting(queue_name)
