@@ -124,7 +124,7 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
         return _serve([RoutingService(settings, _kafka_bus(settings))])
     if role == "ivr":
         from hotline.ivr.app import IvrService
-        return _serve([IvrService(settings)])
+        return _serve([IvrService(settings, bus=_kafka_bus(settings))])
     if role == "recording":
         from hotline.recording.app import RecordingService
         return _serve([RecordingService(settings, _kafka_bus(settings))])

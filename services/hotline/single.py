@@ -64,7 +64,7 @@ class SingleProcess:
         self.routing_channel = channel(f"127.0.0.1:{self.routing.grpc_port}")
         self.cti = self._start(CtiService(s, self.bus, self.routing_channel))
         self.recording = self._start(RecordingService(s, self.bus))
-        self.ivr = self._start(IvrService(s, self.routing_channel))
+        self.ivr = self._start(IvrService(s, self.routing_channel, bus=self.bus))
         log.info("all services running in one process")
 
     def stop(self) -> None:

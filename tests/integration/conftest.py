@@ -116,7 +116,7 @@ def platform(tmp_path, kafka_bootstrap, clickhouse_address, unique_name, topic_p
         routing_channel = channel(f"127.0.0.1:{routing.grpc_port}")
         cti = start(CtiService(settings, bus(), channel(f"127.0.0.1:{routing.grpc_port}")))
         recording = start(RecordingService(settings, bus()))
-        ivr = start(IvrService(settings, channel(f"127.0.0.1:{routing.grpc_port}")))
+        ivr = start(IvrService(settings, channel(f"127.0.0.1:{routing.grpc_port}"), bus=bus()))
         switch.add_extension(dnis="5000", apps=[("set", "outside_call=true"),
                                                 ("socket", f"127.0.0.1:{ivr.socket_port} async full")])
         wait_for(lambda: routing.switches.all_connected and recording.switches.all_connected, what="ESL connections")

@@ -93,10 +93,11 @@ def test_a_call_goes_from_ivr_to_agent_and_into_the_reports(platform):
     assert row.service_level == 1.0
 
     cdr = wait_for(lambda: platform.store.query(
-        f"SELECT disposition, agent_id, queue, menu_choice, recording_path FROM cdrs WHERE call_uuid = '{call.uuid}'"),
+        f"SELECT disposition, agent_id, queue, menu_choice, recording_path, ivr_flow FROM cdrs "
+        f"WHERE call_uuid = '{call.uuid}'"),
         what="the CDR row")
-    disposition, agent_id, queue, menu_choice, recording_path = cdr[0]
-    assert (agent_id, queue, menu_choice) == ("agent-1001", "support", "2")
+    disposition, agent_id, queue, menu_choice, recording_path, ivr_flow = cdr[0]
+    assert (agent_id, queue, menu_choice, ivr_flow) == ("agent-1001", "support", "2", "main")
     assert recording_path.endswith(f"{call.uuid}.wav")
 
 

@@ -53,7 +53,7 @@ def two_nodes(kafka_bus, kafka_bootstrap, topic_prefix):
     ivr = None
     try:
         routing.start()
-        ivr = IvrService(settings, channel(f"127.0.0.1:{routing.grpc_port}"))
+        ivr = IvrService(settings, channel(f"127.0.0.1:{routing.grpc_port}"), bus=routing_bus)
         ivr.start()
         for name, sw in switches.items():
             sw.add_extension("5000", [("set", f"hotline_node={name}"),
