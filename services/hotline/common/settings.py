@@ -138,9 +138,23 @@ class CtiSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ReportingSettings:
+    """Defaults of the reports (docs/metrics.md): thresholds in seconds, multiples
+    of 5 up to 300 because the roll-ups keep queue waits in 5-second slots."""
+
     service_level_threshold_s: int = 20
     batch_size: int = 1000
     batch_timeout_s: float = 0.5
+    short_abandon_s: int = 5             # abandons at or under this wait are short (-1: none)
+
+    def __post_init__(self) -> None:
+        for name in ("service_level_threshold_s", "short_abandon_s"):
+            value = getattr(self, name)
+            if name == "short_abandon_s" and value == -1:
+                continue
+            if not 0 <= value <= 300 or value % 5:
+                raise ConfigError(f"HOTLINE_REPORTING_{name.upper()}={value}: expected a multiple of 5 "
+                                  "between 0 and 300" + (" (or -1: no short abandons)"
+                                                         if name == "short_abandon_s" else ""))
 
 
 @dataclasses.dataclass(frozen=True)

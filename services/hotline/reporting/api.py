@@ -1,13 +1,15 @@
-"""The reporting gRPC servicer (hotline.proto.reporting.v1.Reporting).
+"""The reporting gRPC servicer (hotline.proto.reporting.v1.Reporting): the
+transport side of the reports.
 
-Validates requests (InvalidArgument names the field; the shared interceptor
-maps it to INVALID_ARGUMENT), reads per-call facts from ClickHouse
-(hotline.reporting.queries) and computes the figures with
-hotline.reporting.formulas.
+Each RPC turns its request into a query of hotline.reporting.queries /
+realtime (proto3's 0 meaning "the default"), which validate it
+(InvalidArgument names the field; the shared interceptor maps it to
+INVALID_ARGUMENT), read the roll-ups or today's events, and compute the
+figures with hotline.reporting.formulas; this module only maps them to the
+reply messages.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any, Callable
@@ -16,57 +18,97 @@ from hotline.common.errors import InvalidArgument, Unavailable
 from hotline.common.grpc import require
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from hotline.reporting import formulas, metrics, queries
+from hotline.reporting import formulas, metrics, queries, realtime
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 1800
 DAY_US = 86_400 * formulas.US
-MAX_QUEUE_NAME = 256
-
-
-@dataclasses.dataclass(frozen=True)
-class IntervalQuery:
-    queue: str
-    from_us: int
-    to_us: int
-    interval_s: int
-    threshold_s: int
-
-
-def validate_interval_request(request: Any, default_threshold_s: int) -> IntervalQuery:
-    """Check an IntervalReportRequest; defaults for 0 (proto3's unset)."""
-    if len(request.queue) > MAX_QUEUE_NAME:
-        raise InvalidArgument("queue", f"is longer than {MAX_QUEUE_NAME} characters")
-    if request.from_us < 0:
-        raise InvalidArgument("from_us", "must be µs since the epoch (0 or more)")
-    if request.to_us <= request.from_us:
-        raise InvalidArgument("to_us", "must be after from_us (the range is [from_us, to_us))")
-    interval_s = request.interval_s or DEFAULT_INTERVAL_S
-    if interval_s < 0 or interval_s % 60:
-        raise InvalidArgument("interval_s", "must be a positive multiple of 60 seconds "
-                                            "(e.g. 900, 1800, 3600, 86400); 0 means 1800")
-    threshold_s = _threshold(request.service_level_threshold_s, default_threshold_s)
-    return IntervalQuery(request.queue, request.from_us, request.to_us, interval_s, threshold_s)
 
 
 def _threshold(requested: int, default_s: int) -> int:
+    """service_level_threshold_s: 0 means the settings' default."""
+    value = requested or default_s
+    return formulas.check_threshold_s("service_level_threshold_s", value)
+
+
+def _short_abandon(requested: int, default_s: int) -> int:
+    """short_abandon_s: 0 means the settings' default, -1 no short abandons."""
+    if requested == -1:
+        return -1
     if requested < 0:
-        raise InvalidArgument("service_level_threshold_s", "must be 0 (the default) or a positive number of seconds")
+        raise InvalidArgument("short_abandon_s", "must be a multiple of 5 seconds up to 300, 0 (the default) "
+                                                 "or -1 (no short abandons)")
     return requested or default_s
+
+
+def _group_by(value: int) -> str:
+    if not 0 <= value < len(queries.GROUP_BY):
+        raise InvalidArgument("group_by", f"unknown value {value}: expected GROUP_BY_QUEUE, GROUP_BY_AGENT, "
+                                          "GROUP_BY_SKILL or GROUP_BY_DNIS")
+    return queries.GROUP_BY[value]
+
+
+def interval_query(request: Any, settings: ReportingSettings) -> queries.IntervalQuery:
+    """An IntervalReportRequest as a checked IntervalQuery."""
+    return queries.check_interval_query(queries.IntervalQuery(
+        from_us=request.from_us, to_us=request.to_us, interval_s=request.interval_s or queries.DEFAULT_INTERVAL_S,
+        threshold_s=_threshold(request.service_level_threshold_s, settings.service_level_threshold_s),
+        short_abandon_s=_short_abandon(request.short_abandon_s, settings.short_abandon_s),
+        group_by=_group_by(request.group_by), member=request.queue))
 
 
 def utc_day_start_us(now_us: int) -> int:
     return now_us - now_us % DAY_US
 
 
-def _row(fig: formulas.IntervalFigures) -> reporting_pb2.IntervalRow:
+def interval_row(fig: formulas.IntervalFigures) -> reporting_pb2.IntervalRow:
+    c = fig.counts
     return reporting_pb2.IntervalRow(
-        queue=fig.queue, interval_start_us=fig.interval_start_us, offered=fig.offered,
-        answered=fig.answered, abandoned=fig.abandoned, answered_within_threshold=fig.answered_within_threshold,
-        asa_s=fig.asa_s, aht_s=fig.aht_s, service_level=fig.service_level, abandon_rate=fig.abandon_rate,
-        talk_s=fig.talk_s, hold_s=fig.hold_s, wrap_up_s=fig.wrap_up_s)
+        queue=fig.member, interval_start_us=fig.interval_start_us, offered=c.offered, answered=c.answered,
+        abandoned=c.abandoned, answered_within_threshold=c.answered_within, asa_s=fig.asa_s, aht_s=fig.aht_s,
+        service_level=fig.service_level, abandon_rate=fig.abandon_rate, talk_s=c.talk_us / formulas.US,
+        hold_s=c.hold_us / formulas.US, wrap_up_s=c.wrap_up_us / formulas.US, short_abandoned=c.short_abandoned,
+        abandoned_within_threshold=c.abandoned_within, flowed_out=c.flowed_out, callbacks=c.callbacks,
+        rejected=c.rejected, failed=c.failed, handled=c.handled,
+        service_level_abandons_ignored=fig.service_level_abandons_ignored,
+        service_level_abandons_against=fig.service_level_abandons_against,
+        service_level_abandons_for=fig.service_level_abandons_for,
+        max_wait_s=fig.max_wait_s, avg_abandon_wait_s=fig.avg_abandon_wait_s)
+
+
+def agent_row(fig: formulas.AgentFigures) -> reporting_pb2.AgentRow:
+    c, us = fig.counts, formulas.US
+    return reporting_pb2.AgentRow(
+        agent_id=fig.agent_id, interval_start_us=fig.interval_start_us, handled=c.handled, offers=c.offers,
+        missed=c.missed, talk_s=c.talk_us / us, hold_s=c.hold_us / us, wrap_up_s=c.wrap_up_us / us,
+        aht_s=fig.aht_s, logged_in_s=c.logged_in_us / us, ready_s=c.ready_us / us, reserved_s=c.reserved_us / us,
+        on_call_s=c.on_call_us / us, wrap_up_state_s=c.wrap_up_state_us / us, not_ready_s=c.not_ready_us / us,
+        not_ready_by_reason_s={reason: v / us for reason, v in c.not_ready_by_reason_us}, occupancy=fig.occupancy)
+
+
+def ivr_reply(report: queries.IvrReport) -> reporting_pb2.IvrReport:
+    nodes = [reporting_pb2.IvrNodeRow(
+        flow=n.counts.flow, node=n.counts.node, node_type=n.counts.node_type, visits=n.counts.visits,
+        calls=n.counts.calls, hangups=n.counts.hangups, queued=n.counts.queued, completed=n.counts.completed,
+        errors=n.counts.errors, drop_off_rate=n.drop_off_rate, avg_time_s=n.avg_time_s) for n in report.nodes]
+    flows = [reporting_pb2.IvrFlowRow(flow=f.flow, calls=f.calls, contained=f.contained, abandoned=f.abandoned,
+                                      queued=f.queued, containment_rate=f.containment_rate) for f in report.flows]
+    return reporting_pb2.IvrReport(nodes=nodes, flows=flows)
+
+
+def realtime_reply(view: realtime.RealtimeView) -> reporting_pb2.Realtime:
+    return reporting_pb2.Realtime(
+        as_of_us=view.as_of_us, newest_event_us=view.newest_event_us,
+        queues=[reporting_pb2.QueueRealtime(
+            queue=q.queue, calls_waiting=q.calls_waiting, longest_wait_s=q.longest_wait_s,
+            agents_by_state=q.agents_by_state, offered_today=q.offered_today, answered_today=q.answered_today,
+            abandoned_today=q.abandoned_today, service_level_today=q.service_level_today,
+            abandon_rate_today=q.abandon_rate_today, asa_today_s=q.asa_today_s) for q in view.queues],
+        agents=[reporting_pb2.AgentRealtime(
+            agent_id=a.agent_id, state=a.state, reason=a.reason, since_us=a.since_us,
+            time_in_state_s=a.time_in_state_s, queue=a.queue, call_uuid=a.call_uuid, queues=list(a.queues))
+            for a in view.agents])
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
@@ -82,31 +124,60 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
             raise Unavailable("reporting is not serving: ClickHouse is unreachable or its schema is not "
                               "current (run `hotline migrate up`)")
 
+    def _now_us(self) -> int:
+        return int(self.clock() * formulas.US)
+
     def GetIntervalReport(self, request: Any, context: Any) -> reporting_pb2.IntervalReport:
-        q = validate_interval_request(request, self.settings.service_level_threshold_s)
+        q = interval_query(request, self.settings)
         self._check_ready()
         with metrics.QUERY_SECONDS.labels("GetIntervalReport").time():
-            calls = queries.fetch_call_facts(self.store, q.from_us, q.to_us, q.queue)
-            rows, total = formulas.assemble(calls, from_us=q.from_us, to_us=q.to_us, interval_s=q.interval_s,
-                                            threshold_s=q.threshold_s, total_queue=q.queue)
-        return reporting_pb2.IntervalReport(rows=[_row(r) for r in rows], total=_row(total))
+            report = queries.interval_report(self.store, q)
+        return reporting_pb2.IntervalReport(rows=[interval_row(r) for r in report.rows],
+                                            total=interval_row(report.total))
 
     def GetQueueStats(self, request: Any, context: Any) -> reporting_pb2.QueueStats:
+        """One queue, today (00:00 UTC) so far, from today's roll-up buckets."""
         require(request, "queue")
-        if len(request.queue) > MAX_QUEUE_NAME:
-            raise InvalidArgument("queue", f"is longer than {MAX_QUEUE_NAME} characters")
+        queries.check_name("queue", request.queue)
         threshold_s = _threshold(request.service_level_threshold_s, self.settings.service_level_threshold_s)
         self._check_ready()
-        now_us = int(self.clock() * formulas.US)
-        from_us = utc_day_start_us(now_us)
-        to_us = now_us + 1                    # "so far": up to and including now
+        day = utc_day_start_us(self._now_us())
         with metrics.QUERY_SECONDS.labels("GetQueueStats").time():
-            calls = queries.fetch_call_facts(self.store, from_us, to_us, request.queue)
-            _, total = formulas.assemble(calls, from_us=from_us, to_us=to_us, interval_s=86_400,
-                                         threshold_s=threshold_s, total_queue=request.queue)
-        return reporting_pb2.QueueStats(queue=request.queue, offered=total.offered, answered=total.answered,
-                                        abandoned=total.abandoned, service_level=total.service_level,
+            total = queries.interval_report(self.store, queries.IntervalQuery(
+                from_us=day, to_us=day + DAY_US, interval_s=DAY_US // formulas.US, threshold_s=threshold_s,
+                short_abandon_s=self.settings.short_abandon_s, member=request.queue)).total
+        c = total.counts
+        return reporting_pb2.QueueStats(queue=request.queue, offered=c.offered, answered=c.answered,
+                                        abandoned=c.abandoned, service_level=total.service_level,
                                         asa_s=total.asa_s, abandon_rate=total.abandon_rate)
+
+    def GetRealtime(self, request: Any, context: Any) -> reporting_pb2.Realtime:
+        threshold_s = _threshold(request.service_level_threshold_s, self.settings.service_level_threshold_s)
+        if request.day_start_us:
+            queries.bucket_aligned("day_start_us", request.day_start_us)
+        self._check_ready()
+        with metrics.QUERY_SECONDS.labels("GetRealtime").time():
+            view = realtime.realtime(self.store, now_us=self._now_us(), queues=list(request.queues),
+                                     agents=list(request.agents), threshold_s=threshold_s,
+                                     short_abandon_s=self.settings.short_abandon_s,
+                                     day_start_us=request.day_start_us)
+        return realtime_reply(view)
+
+    def GetAgentReport(self, request: Any, context: Any) -> reporting_pb2.AgentReport:
+        q = queries.check_agent_query(queries.AgentQuery(
+            from_us=request.from_us, to_us=request.to_us,
+            interval_s=request.interval_s or queries.DEFAULT_INTERVAL_S, agent_id=request.agent_id))
+        self._check_ready()
+        with metrics.QUERY_SECONDS.labels("GetAgentReport").time():
+            report = queries.agent_report(self.store, q)
+        return reporting_pb2.AgentReport(rows=[agent_row(r) for r in report.rows], total=agent_row(report.total))
+
+    def GetIvrReport(self, request: Any, context: Any) -> reporting_pb2.IvrReport:
+        q = queries.check_ivr_query(queries.IvrQuery(from_us=request.from_us, to_us=request.to_us,
+                                                     flow=request.flow))
+        self._check_ready()
+        with metrics.QUERY_SECONDS.labels("GetIvrReport").time():
+            return ivr_reply(queries.ivr_report(self.store, q))
 
     # Staffing and the CDR export live in their own modules (staffing.py,
     # export.py): validation, queries and figures there, the RPC plumbing here.

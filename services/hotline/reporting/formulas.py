@@ -1,98 +1,214 @@
-"""Contact-center figures from per-call facts. Pure: no I/O, no engine.
+"""Contact-center figures from additive counts. Pure: no I/O, no engine.
 
-Every definition here is written out in docs/metrics.md; keep the two in
-step. In short, for one queue and one interval:
+docs/metrics.md is the authority for every definition here; keep the two in
+step. The roll-ups (hotline.reporting.rollup) store additive counts, sums
+of µs and wait histograms per 15-minute bucket; the reports
+(hotline.reporting.queries) add them up over an interval in SQL and hand
+them to this module, which does every division and every "within the
+threshold" choice, so the arithmetic lives in one tested place.
 
-- offered: calls that entered the queue (a queue name and an enqueue time)
-  in the interval, whatever became of them, except ``DISPOSITION_ENDED_IN_IVR``
-  (those never reached a queue). Failed calls that had been queued count.
-- answered: offered calls connected to an agent (``DISPOSITION_ANSWERED``).
-  Every answered call is a handled call.
-- abandoned: offered calls whose caller hung up while queued
-  (``DISPOSITION_ABANDONED``), however short the wait (no short-abandon rule).
-- answered within T: answered calls whose queue wait is <= T.
-- service level = answered within T / offered: abandons (and failed calls)
-  count against it, at any wait.
-- abandon rate = abandoned / offered.
-- ASA = sum of queue waits of answered calls / answered.
-- AHT = (talk + hold + wrap-up) / handled. A CDR's ``talk_us`` is already
-  end - connect with hold included, so handle time = talk_us + wrap-up; hold
-  is not added a second time.
-- A ratio whose denominator is 0 is 0.0 (offered = 0 tells "no calls").
+In short (for one member — queue, agent, skill or DNIS — and one interval):
 
-A call belongs to the interval (and queue) in which it entered the queue,
-and so do its wait, talk, hold and wrap-up.
+- offered: calls that entered a queue (the CDR names a queue and an enqueue
+  time, and its disposition is not ENDED_IN_IVR); a callback's own CDR is
+  not a new offered call.
+- short abandon: an abandon whose queue wait is <= the short-abandon
+  threshold (default 5 s); it is left out of the abandon rate and of the
+  service level's offered calls.
+- service level, Cisco ICM's three modes, with offered' = offered - short
+  abandons and A_T = abandons after the short threshold and within T:
+  ignored = answered_T / (offered' - A_T), against = answered_T / offered',
+  for = (answered_T + A_T) / offered'.
+- abandon rate = (abandoned - short) / (offered - short).
+- ASA = answered wait / answered; AHT = (talk + wrap-up) / handled (talk
+  already includes hold); occupancy = (reserved + on call + wrap-up) /
+  (ready + reserved + on call + wrap-up).
+- IVR: containment = completed / calls that entered the flow; drop-off of a
+  node = hang-ups at the node / visits.
+- A ratio whose denominator is 0 is 0.0.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from typing import Iterable, Sequence
+
+from hotline.common.errors import InvalidArgument
 
 US = 1_000_000
+BUCKET_S = 900                       # roll-up bucket: 15 minutes (migration 0003)
+BUCKET_US = BUCKET_S * US
+HIST_STEP_S = 5                      # wait histograms: 5-second slots ...
+HIST_SLOTS = 62                      # slot 0 = 0 s, slot k = (5(k-1), 5k] s for k = 1..60, slot 61 = over 300 s
+MAX_THRESHOLD_S = (HIST_SLOTS - 2) * HIST_STEP_S      # 300 s: the last threshold the histogram can answer
+STANDARD_INTERVALS_S = (900, 1800, 3600, 86400)
 
 ANSWERED = "DISPOSITION_ANSWERED"
 ABANDONED = "DISPOSITION_ABANDONED"
 ENDED_IN_IVR = "DISPOSITION_ENDED_IN_IVR"
 FAILED = "DISPOSITION_FAILED"
+OVERFLOWED = "DISPOSITION_OVERFLOWED"
+CALLBACK = "DISPOSITION_CALLBACK"
+REJECTED = "DISPOSITION_REJECTED"
 
-STANDARD_INTERVALS_S = (900, 1800, 3600, 86400)
+# QUEUE_OFFER_FAILED causes that were not the agent's doing (routing's
+# offer_failed(agent_missed=False)): another agent answered a ring-all first,
+# the agent leg was gone at bridge time, the switch was unknown or unreachable,
+# or a callback's customer did not answer (cause "CALLBACK_<cause>").
+NOT_MISSED_CAUSES = ("LOSE_RACE", "AGENT_LEG_ENDED", "NODE_UNKNOWN", "SWITCH_UNREACHABLE")
+NOT_MISSED_PREFIX = "CALLBACK_"
+
+# Agent states (AgentState names) whose time counts as logged in / working.
+LOGGED_OUT = "LOGGED_OUT"
+AGENT_STATES = ("NOT_READY", "READY", "RESERVED", "ON_CALL", "WRAP_UP")
 
 
-@dataclasses.dataclass(frozen=True)
-class CallFacts:
-    """What reporting needs to know of one call (from its CDR and wrap-up)."""
+# --- buckets and histograms ----------------------------------------------------
 
-    queue: str
-    disposition: str            # a Disposition name, e.g. "DISPOSITION_ANSWERED"
-    enqueue_us: int
-    connect_us: int = 0
-    queue_wait_us: int = 0      # connect (answered) or end (abandoned) minus enqueue
-    talk_us: int = 0            # end minus connect, hold included
-    hold_us: int = 0
-    wrap_up_us: int = 0         # the agents' wrap-up after this call, summed
+def bucket_us(t_us: int) -> int:
+    """Start of the 15-minute bucket holding ``t_us`` (UTC µs); the same as
+    ClickHouse's ``intDiv(t, 900000000) * 900000000`` for t >= 0."""
+    return t_us // BUCKET_US * BUCKET_US
+
+
+def buckets_between(from_us: int, to_us: int) -> list[int]:
+    """Every bucket the half-open interval [from_us, to_us) overlaps."""
+    if to_us <= from_us:
+        return []
+    return list(range(bucket_us(from_us), bucket_us(to_us - 1) + BUCKET_US, BUCKET_US))
+
+
+def wait_slot(wait_us: int) -> int:
+    """The histogram slot of a queue wait: 0 for 0 s, k for 5(k-1) s < wait <= 5k s,
+    61 for more than 300 s (the SQL in rollup.py computes the same)."""
+    if wait_us <= 0:
+        return 0
+    step = HIST_STEP_S * US
+    return min(HIST_SLOTS - 1, (wait_us + step - 1) // step)
+
+
+def slots_upto(threshold_s: int) -> int:
+    """How many leading histogram slots hold the waits <= threshold_s (0 for a negative threshold: none)."""
+    return threshold_s // HIST_STEP_S + 1 if threshold_s >= 0 else 0
+
+
+def within(hist: Sequence[int], threshold_s: int) -> int:
+    """Calls in a wait histogram whose wait is <= threshold_s (a multiple of 5, <= 300):
+    the sum of slots 0 .. threshold_s / 5 (the SQL does the same with arraySlice)."""
+    return sum(hist[: slots_upto(threshold_s)])
+
+
+# --- request checks (pure; InvalidArgument names the field) ------------------------
+
+def check_threshold_s(field: str, value: int) -> int:
+    """A wait threshold the histograms can answer exactly: a multiple of 5 s, 0..300."""
+    if value < 0 or value > MAX_THRESHOLD_S or value % HIST_STEP_S:
+        raise InvalidArgument(field, f"must be a multiple of {HIST_STEP_S} seconds between 0 and "
+                                     f"{MAX_THRESHOLD_S} (the roll-ups keep waits in {HIST_STEP_S}-second slots)")
+    return value
+
+
+def check_range(from_us: int, to_us: int) -> None:
+    """[from_us, to_us): from 0 or more, to after from."""
+    if from_us < 0:
+        raise InvalidArgument("from_us", "must be µs since the epoch (0 or more)")
+    if to_us <= from_us:
+        raise InvalidArgument("to_us", "must be after from_us (the range is [from_us, to_us))")
+
+
+def check_aligned(from_us: int, to_us: int) -> None:
+    """Both ends on 15-minute boundaries: the roll-ups' buckets cannot be split."""
+    for field, value in (("from_us", from_us), ("to_us", to_us)):
+        if value % BUCKET_US:
+            raise InvalidArgument(field, "must be a multiple of 15 minutes (900 s): reports read 15-minute roll-ups")
+
+
+def check_interval_s(interval_s: int, from_us: int, to_us: int, *, max_intervals: int = 100_000) -> int:
+    """A positive multiple of 900 s (900, 1800, 3600, 86400, or to_us - from_us for one custom interval)."""
+    if interval_s <= 0 or interval_s % BUCKET_S:
+        raise InvalidArgument("interval_s", "must be a positive multiple of 900 seconds (900, 1800, 3600, 86400, "
+                                            "or to_us - from_us for the whole range); 0 means 1800")
+    if to_us > from_us and (to_us - from_us) // (interval_s * US) > max_intervals:
+        raise InvalidArgument("interval_s", f"gives more than {max_intervals} intervals over [from_us, to_us): "
+                                            "choose a longer interval or a shorter range")
+    return interval_s
+
+
+# --- interval figures ------------------------------------------------------------
+
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, and 0.0 when there is nothing to divide by."""
+    return numerator / denominator if denominator > 0 else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class IntervalCounts:
-    """Additive totals: counts and sums of µs. Two of them add up to one."""
+    """Additive totals of one member over one interval (or the total row).
+
+    ``short_abandoned``, ``answered_within`` and ``abandoned_within`` are read
+    from the wait histograms for the request's thresholds; ``abandoned_within``
+    counts only abandons after the short-abandon threshold and within T.
+    """
 
     offered: int = 0
     answered: int = 0
-    abandoned: int = 0
-    answered_within_threshold: int = 0
     handled: int = 0
-    answered_wait_us: int = 0   # sum of queue waits of answered calls
+    abandoned: int = 0
+    short_abandoned: int = 0
+    answered_within: int = 0
+    abandoned_within: int = 0
+    flowed_out: int = 0
+    callbacks: int = 0
+    rejected: int = 0
+    failed: int = 0
+    answered_wait_us: int = 0
+    max_answered_wait_us: int = 0
+    abandoned_wait_us: int = 0
     talk_us: int = 0            # hold included
     hold_us: int = 0
     wrap_up_us: int = 0
 
     def __add__(self, other: "IntervalCounts") -> "IntervalCounts":
-        return IntervalCounts(*(getattr(self, f.name) + getattr(other, f.name)
-                                for f in dataclasses.fields(self)))
+        summed = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)}
+        summed["max_answered_wait_us"] = max(self.max_answered_wait_us, other.max_answered_wait_us)
+        return IntervalCounts(**summed)
 
 
-@dataclasses.dataclass(frozen=True)
-class IntervalFigures:
-    """One row of an interval report (IntervalRow in reporting.proto)."""
+def interval_counts(*, answered_upto_t: int, abandoned_upto_t: int, abandoned_upto_short: int,
+                    **sums: int) -> IntervalCounts:
+    """Counts for one row from the summed roll-up columns.
 
-    queue: str
-    interval_start_us: int
-    offered: int
-    answered: int
-    abandoned: int
-    answered_within_threshold: int
-    asa_s: float
-    aht_s: float
-    service_level: float
-    abandon_rate: float
-    talk_s: float
-    hold_s: float
-    wrap_up_s: float
+    ``answered_upto_t`` / ``abandoned_upto_t``: answered / abandoned calls with
+    a queue wait <= T; ``abandoned_upto_short``: abandons with a wait <= the
+    short-abandon threshold (0 when there is none), all read from the wait
+    histograms (:func:`within`). ``sums`` are the additive columns named as
+    IntervalCounts' fields (offered, answered, ...)."""
+    return IntervalCounts(short_abandoned=abandoned_upto_short, answered_within=answered_upto_t,
+                          abandoned_within=max(0, abandoned_upto_t - abandoned_upto_short), **sums)
 
 
-def ratio(numerator: float, denominator: float) -> float:
-    """numerator / denominator, and 0.0 when there is nothing to divide by."""
-    return numerator / denominator if denominator else 0.0
+def sl_offered(c: IntervalCounts) -> int:
+    """The offered calls service level and abandon rate are computed on: short abandons left out."""
+    return c.offered - c.short_abandoned
+
+
+def service_level_abandons_ignored(c: IntervalCounts) -> float:
+    """answered within T / (offered' - abandoned within T): abandons within T are left out."""
+    return ratio(c.answered_within, sl_offered(c) - c.abandoned_within)
+
+
+def service_level_abandons_against(c: IntervalCounts) -> float:
+    """answered within T / offered': every abandon counts as a call not answered in time."""
+    return ratio(c.answered_within, sl_offered(c))
+
+
+def service_level_abandons_for(c: IntervalCounts) -> float:
+    """(answered within T + abandoned within T) / offered': an abandon within T counts as met."""
+    return ratio(c.answered_within + c.abandoned_within, sl_offered(c))
+
+
+def abandon_rate(c: IntervalCounts) -> float:
+    """(abandoned - short abandons) / (offered - short abandons), 0..1."""
+    return ratio(c.abandoned - c.short_abandoned, sl_offered(c))
 
 
 def asa_s(answered_wait_us: int, answered: int) -> float:
@@ -102,91 +218,160 @@ def asa_s(answered_wait_us: int, answered: int) -> float:
 
 def aht_s(talk_us: int, wrap_up_us: int, handled: int) -> float:
     """Average handle time in seconds: (talk + hold + wrap-up) / handled, where
-    ``talk_us`` is the CDR's connected time, hold already included."""
+    ``talk_us`` is the connected time, hold already included (so hold is not added twice)."""
     return ratio(talk_us + wrap_up_us, handled) / US
 
 
-def service_level(answered_within_threshold: int, offered: int) -> float:
-    """Answered within the threshold / offered (abandons count against), 0..1."""
-    return ratio(answered_within_threshold, offered)
+@dataclasses.dataclass(frozen=True)
+class IntervalFigures:
+    """One row of an interval report (IntervalRow in reporting.proto)."""
+
+    member: str
+    interval_start_us: int
+    counts: IntervalCounts
+    asa_s: float
+    aht_s: float
+    service_level_abandons_ignored: float
+    service_level_abandons_against: float
+    service_level_abandons_for: float
+    abandon_rate: float
+    max_wait_s: float
+    avg_abandon_wait_s: float
+
+    @property
+    def service_level(self) -> float:
+        """The headline service level: abandons counted against."""
+        return self.service_level_abandons_against
 
 
-def abandon_rate(abandoned: int, offered: int) -> float:
-    """Abandoned / offered, 0..1."""
-    return ratio(abandoned, offered)
-
-
-def is_offered(call: CallFacts) -> bool:
-    """Did the call reach a queue? (queue named, enqueued, not ended in the IVR)"""
-    return bool(call.queue) and call.enqueue_us > 0 and call.disposition != ENDED_IN_IVR
-
-
-def answer_wait_us(call: CallFacts) -> int:
-    """The queue wait of an answered call (the CDR's, or connect - enqueue if it has none)."""
-    if call.queue_wait_us > 0:
-        return call.queue_wait_us
-    if call.connect_us and call.enqueue_us:
-        return max(0, call.connect_us - call.enqueue_us)
-    return 0
-
-
-def count_call(call: CallFacts, threshold_us: int) -> IntervalCounts:
-    """The contribution of one call to its queue's interval."""
-    if not is_offered(call):
-        return IntervalCounts()
-    if call.disposition == ANSWERED:
-        wait = answer_wait_us(call)
-        return IntervalCounts(offered=1, answered=1, handled=1,
-                              answered_within_threshold=int(wait <= threshold_us),
-                              answered_wait_us=wait, talk_us=max(0, call.talk_us),
-                              hold_us=max(0, call.hold_us), wrap_up_us=max(0, call.wrap_up_us))
-    if call.disposition == ABANDONED:
-        return IntervalCounts(offered=1, abandoned=1)
-    return IntervalCounts(offered=1)
-
-
-def interval_start_us(enqueue_us: int, from_us: int, interval_us: int) -> int:
-    """Start of the interval holding ``enqueue_us``; intervals are laid from ``from_us``."""
-    return from_us + (enqueue_us - from_us) // interval_us * interval_us
-
-
-def figures(queue: str, start_us: int, counts: IntervalCounts) -> IntervalFigures:
+def interval_figures(member: str, start_us: int, c: IntervalCounts) -> IntervalFigures:
     return IntervalFigures(
-        queue=queue, interval_start_us=start_us,
-        offered=counts.offered, answered=counts.answered, abandoned=counts.abandoned,
-        answered_within_threshold=counts.answered_within_threshold,
-        asa_s=asa_s(counts.answered_wait_us, counts.answered),
-        aht_s=aht_s(counts.talk_us, counts.wrap_up_us, counts.handled),
-        service_level=service_level(counts.answered_within_threshold, counts.offered),
-        abandon_rate=abandon_rate(counts.abandoned, counts.offered),
-        talk_s=counts.talk_us / US, hold_s=counts.hold_us / US, wrap_up_s=counts.wrap_up_us / US,
+        member=member, interval_start_us=start_us, counts=c,
+        asa_s=asa_s(c.answered_wait_us, c.answered),
+        aht_s=aht_s(c.talk_us, c.wrap_up_us, c.handled),
+        service_level_abandons_ignored=service_level_abandons_ignored(c),
+        service_level_abandons_against=service_level_abandons_against(c),
+        service_level_abandons_for=service_level_abandons_for(c),
+        abandon_rate=abandon_rate(c),
+        max_wait_s=c.max_answered_wait_us / US,
+        avg_abandon_wait_s=ratio(c.abandoned_wait_us, c.abandoned) / US,
     )
 
 
-def assemble(calls: Iterable[CallFacts], *, from_us: int, to_us: int, interval_s: int,
-             threshold_s: int, total_queue: str = "") -> tuple[list[IntervalFigures], IntervalFigures]:
-    """Per (queue, interval) rows, sorted by queue then time, and the total row.
-
-    Only calls offered in [from_us, to_us) count. Intervals are laid from
-    ``from_us`` in steps of ``interval_s``; an interval with no offered call
-    has no row. The total row covers the whole range and every listed queue
-    (its ``queue`` is ``total_queue``, its start ``from_us``); its ratios come
-    from the summed counts, never from averaging the rows.
-    """
-    if interval_s <= 0:
-        raise ValueError("interval_s must be positive")
-    if to_us <= from_us:
-        raise ValueError("to_us must be after from_us")
-    interval_us = interval_s * US
-    threshold_us = threshold_s * US
-    buckets: dict[tuple[str, int], IntervalCounts] = {}
+def total_counts(rows: Iterable[IntervalCounts]) -> IntervalCounts:
+    """The total row's counts: the rows' counts added up (never their ratios averaged)."""
     total = IntervalCounts()
-    for call in calls:
-        if not (from_us <= call.enqueue_us < to_us) or not is_offered(call):
-            continue
-        counts = count_call(call, threshold_us)
-        key = (call.queue, interval_start_us(call.enqueue_us, from_us, interval_us))
-        buckets[key] = buckets.get(key, IntervalCounts()) + counts
-        total = total + counts
-    rows = [figures(queue, start, counts) for (queue, start), counts in sorted(buckets.items())]
-    return rows, figures(total_queue, from_us, total)
+    for c in rows:
+        total = total + c
+    return total
+
+
+# --- agent figures -------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class AgentCounts:
+    """Additive totals of one agent over one interval: calls (call_stats_15m,
+    dimension agent) and time per state (agent_time_15m)."""
+
+    handled: int = 0
+    offers: int = 0
+    missed: int = 0
+    talk_us: int = 0
+    hold_us: int = 0
+    wrap_up_us: int = 0            # wrap-up after this agent's calls (attributed to the calls' enqueue time)
+    logged_in_us: int = 0
+    ready_us: int = 0
+    reserved_us: int = 0
+    on_call_us: int = 0
+    wrap_up_state_us: int = 0      # time in the WRAP_UP state (attributed to when it was spent)
+    not_ready_us: int = 0
+    not_ready_by_reason_us: tuple[tuple[str, int], ...] = ()
+
+    def __add__(self, other: "AgentCounts") -> "AgentCounts":
+        summed = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)
+                  if f.name != "not_ready_by_reason_us"}
+        reasons = dict(self.not_ready_by_reason_us)
+        for reason, us in other.not_ready_by_reason_us:
+            reasons[reason] = reasons.get(reason, 0) + us
+        return AgentCounts(**summed, not_ready_by_reason_us=tuple(sorted(reasons.items())))
+
+
+def occupancy(c: AgentCounts) -> float:
+    """(reserved + on call + wrap-up) / (ready + reserved + on call + wrap-up), 0..1:
+    the share of the time available for calls that went to calls (not-ready time is out of both)."""
+    busy = c.reserved_us + c.on_call_us + c.wrap_up_state_us
+    return ratio(busy, c.ready_us + busy)
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentFigures:
+    agent_id: str
+    interval_start_us: int
+    counts: AgentCounts
+    aht_s: float
+    occupancy: float
+
+
+def agent_figures(agent_id: str, start_us: int, c: AgentCounts) -> AgentFigures:
+    return AgentFigures(agent_id=agent_id, interval_start_us=start_us, counts=c,
+                        aht_s=aht_s(c.talk_us, c.wrap_up_us, c.handled), occupancy=occupancy(c))
+
+
+# --- IVR figures -------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class IvrNodeCounts:
+    flow: str
+    node: str
+    node_type: str
+    visits: int = 0
+    calls: int = 0
+    entries: int = 0               # visits with sequence 1: calls entering the flow at this node
+    hangups: int = 0
+    queued: int = 0
+    completed: int = 0
+    errors: int = 0
+    time_us: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class IvrNodeFigures:
+    counts: IvrNodeCounts
+    drop_off_rate: float
+    avg_time_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class IvrFlowFigures:
+    flow: str
+    calls: int
+    contained: int
+    abandoned: int
+    queued: int
+    containment_rate: float
+
+
+def ivr_node_figures(c: IvrNodeCounts) -> IvrNodeFigures:
+    """Drop-off = hang-ups at the node / visits; average time at the node per visit."""
+    return IvrNodeFigures(counts=c, drop_off_rate=ratio(c.hangups, c.visits), avg_time_s=ratio(c.time_us, c.visits) / US)
+
+
+def ivr_flow_figures(nodes: Iterable[IvrNodeCounts]) -> list[IvrFlowFigures]:
+    """Per flow, from its nodes: calls = entries (first nodes visited), contained =
+    visits completed, abandoned = hang-ups, queued = handed to a queue;
+    containment = contained / calls. Sorted by flow."""
+    flows: dict[str, list[int]] = {}
+    for n in nodes:
+        acc = flows.setdefault(n.flow, [0, 0, 0, 0])
+        acc[0] += n.entries
+        acc[1] += n.completed
+        acc[2] += n.hangups
+        acc[3] += n.queued
+    return [IvrFlowFigures(flow=flow, calls=calls, contained=contained, abandoned=abandoned, queued=queued,
+                           containment_rate=ratio(contained, calls))
+            for flow, (calls, contained, abandoned, queued) in sorted(flows.items())]
+
+
+def interval_start_us(t_us: int, from_us: int, interval_us: int) -> int:
+    """Start of the interval holding ``t_us``; intervals are laid from ``from_us``."""
+    return from_us + (t_us - from_us) // interval_us * interval_us

@@ -1,74 +1,293 @@
-"""Reading reports' inputs from ClickHouse: one row of facts per call.
+"""The historical reports, read from the 15-minute roll-ups only (the
+ClickHouse side of the interval, agent and IVR reports).
 
-The SQL is the same for ClickHouse 18.16 and chdb's 26.x engine: no CTEs,
-one JOIN (ANY LEFT JOIN ... USING on aliased subqueries), no query
-parameters (values go through hotline.reporting.sql), and no aggregate
-aliased to its own source column's name. The figures themselves are
-computed by hotline.reporting.formulas.
+Each report is one query: the roll-up rows of the range are deduplicated
+per key (``argMax(col, version) ... GROUP BY key, bucket_us``: the newest
+recompute of each bucket wins, docs/metrics.md "Roll-ups"), then summed per
+member and interval in SQL. Every division and every threshold choice is
+made by hotline.reporting.formulas from those sums; the total row adds up
+the rows' counts, never their ratios.
 
-Deduplication: rows are grouped by event_id and every column taken with
-argMax(column, ingested_us) (the newest copy), so a replayed event counts
-once whether or not ClickHouse has merged the copies yet.
+Plain functions — :func:`interval_report`, :func:`agent_report`,
+:func:`ivr_report` — so the gRPC API, the benchmark and tests share them.
+Arguments are checked first and a bad one raises InvalidArgument naming
+the field. The SQL runs unchanged on ClickHouse 18.16 and chdb's 26.x
+engine (no CTEs, one JOIN at most — none here —, values through
+hotline.reporting.sql, no aggregate aliased to a column it reads).
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, Sequence
+
+from hotline.common.errors import InvalidArgument
 from hotline.reporting import formulas, sql
+from hotline.reporting.formulas import BUCKET_US, US
 from hotline.reporting.store import ReportStore
 
-_CALL_FACTS = """
-SELECT c_queue, c_disposition, c_enqueue_us, c_connect_us, c_queue_wait_us, c_talk_us, c_hold_us, w_wrap_up_us
+GROUP_BY = ("queue", "agent", "skill", "dnis")     # reporting.proto's GroupBy, in enum order
+DEFAULT_INTERVAL_S = 1800
+DEFAULT_THRESHOLD_S = 20
+DEFAULT_SHORT_ABANDON_S = 5
+MAX_NAME = 256
+
+
+# --- the interval report ----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class IntervalQuery:
+    from_us: int
+    to_us: int
+    interval_s: int = DEFAULT_INTERVAL_S
+    threshold_s: int = DEFAULT_THRESHOLD_S
+    short_abandon_s: int = DEFAULT_SHORT_ABANDON_S     # -1: no short abandons
+    group_by: str = "queue"
+    member: str = ""                                    # "": every member
+
+
+def check_name(field: str, value: str) -> str:
+    if len(value) > MAX_NAME:
+        raise InvalidArgument(field, f"is longer than {MAX_NAME} characters")
+    return value
+
+
+def check_interval_query(q: IntervalQuery) -> IntervalQuery:
+    """Raise InvalidArgument naming the first bad field; each field's own checks
+    come before the range's 15-minute alignment."""
+    check_name("queue", q.member)
+    formulas.check_range(q.from_us, q.to_us)
+    formulas.check_interval_s(q.interval_s, q.from_us, q.to_us)
+    formulas.check_threshold_s("service_level_threshold_s", q.threshold_s)
+    if q.short_abandon_s != -1:
+        formulas.check_threshold_s("short_abandon_s", q.short_abandon_s)
+    if q.group_by not in GROUP_BY:
+        raise InvalidArgument("group_by", f"must be one of {', '.join(GROUP_BY)}, not {q.group_by!r}")
+    formulas.check_aligned(q.from_us, q.to_us)
+    return q
+
+
+@dataclasses.dataclass(frozen=True)
+class IntervalReport:
+    rows: list[formulas.IntervalFigures]
+    total: formulas.IntervalFigures
+
+
+# Summed roll-up columns -> IntervalCounts fields (in the SELECT's order).
+_INTERVAL_SUMS = (
+    ("offered", "offered"), ("answered", "answered"), ("handled", "handled"), ("abandoned", "abandoned"),
+    ("flowed_out", "flowed_out"), ("callbacks", "callbacks"), ("rejected", "rejected"), ("failed", "failed"),
+    ("answered_wait_us", "answered_wait_us"), ("abandoned_wait_us", "abandoned_wait_us"),
+    ("talk_us", "talk_us"), ("hold_us", "hold_us"), ("wrap_up_us", "wrap_up_us"))
+
+
+def _interval_start(from_us: int, interval_us: int) -> str:
+    return f"{int(from_us)} + intDiv(bucket_us - {int(from_us)}, {int(interval_us)}) * {int(interval_us)}"
+
+
+def interval_sql(q: IntervalQuery) -> str:
+    member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
+    dedup = ", ".join(f"argMax({column}, version) AS b_{column}" for column, _ in _INTERVAL_SUMS)
+    sums = ", ".join(f"sum(b_{column})" for column, _ in _INTERVAL_SUMS)
+    answered_t = formulas.slots_upto(q.threshold_s)
+    short = formulas.slots_upto(q.short_abandon_s)
+    return f"""
+SELECT b_member, b_start, {sums}, max(b_max_wait),
+       arraySum(arraySlice(sumForEach(b_answer_hist), 1, {answered_t})),
+       arraySum(arraySlice(sumForEach(b_abandon_hist), 1, {answered_t})),
+       arraySum(arraySlice(sumForEach(b_abandon_hist), 1, {short}))
 FROM (
-    SELECT argMax(call_uuid, ingested_us) AS call_key,
-           argMax(queue, ingested_us) AS c_queue,
-           argMax(disposition, ingested_us) AS c_disposition,
-           argMax(enqueue_us, ingested_us) AS c_enqueue_us,
-           argMax(connect_us, ingested_us) AS c_connect_us,
-           argMax(queue_wait_us, ingested_us) AS c_queue_wait_us,
-           argMax(talk_us, ingested_us) AS c_talk_us,
-           argMax(hold_us, ingested_us) AS c_hold_us
-    FROM cdrs
-    WHERE {calls_filter}
-    GROUP BY event_id
-) AS calls
-ANY LEFT JOIN (
-    SELECT call_key, sum(w_duration_us) AS w_wrap_up_us
+    SELECT member AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {dedup},
+           argMax(max_answered_wait_us, version) AS b_max_wait,
+           argMax(answer_wait_hist, version) AS b_answer_hist, argMax(abandon_wait_hist, version) AS b_abandon_hist
+    FROM call_stats_15m
+    WHERE dimension = {sql.literal(q.group_by)} AND bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}
+          {member_filter}
+    GROUP BY member, bucket_us
+)
+GROUP BY b_member, b_start
+HAVING sum(b_offered) + sum(b_handled) > 0
+ORDER BY b_member, b_start"""
+
+
+def _interval_row(row: Sequence[Any]) -> tuple[str, int, formulas.IntervalCounts]:
+    member, start = str(row[0]), int(row[1])
+    n = len(_INTERVAL_SUMS)
+    sums = {field: int(v) for (_, field), v in zip(_INTERVAL_SUMS, row[2:2 + n])}
+    max_wait, answered_t, abandoned_t, short = (int(v) for v in row[2 + n:6 + n])
+    counts = formulas.interval_counts(answered_upto_t=answered_t, abandoned_upto_t=abandoned_t,
+                                      abandoned_upto_short=short, max_answered_wait_us=max_wait, **sums)
+    return member, start, counts
+
+
+def interval_report(store: ReportStore, query: IntervalQuery | None = None, **fields: Any) -> IntervalReport:
+    """Per (member, interval) figures and the total row over [from_us, to_us).
+
+    ``interval_report(store, from_us=..., to_us=..., interval_s=1800)`` or with
+    an IntervalQuery. Rows are listed for members and intervals with at least
+    one offered or handled call, sorted by member then time; the total row
+    (member = the filter, start = from_us) is the sum of the rows' counts."""
+    q = check_interval_query(query or IntervalQuery(**fields))
+    rows = [_interval_row(r) for r in store.query(interval_sql(q))]
+    total = formulas.total_counts(c for _, _, c in rows)
+    return IntervalReport(rows=[formulas.interval_figures(m, s, c) for m, s, c in rows],
+                          total=formulas.interval_figures(q.member, q.from_us, total))
+
+
+# --- the agent report ----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class AgentQuery:
+    from_us: int
+    to_us: int
+    interval_s: int = DEFAULT_INTERVAL_S
+    agent_id: str = ""                                  # "": every agent
+
+
+def check_agent_query(q: AgentQuery) -> AgentQuery:
+    check_name("agent_id", q.agent_id)
+    formulas.check_range(q.from_us, q.to_us)
+    formulas.check_interval_s(q.interval_s, q.from_us, q.to_us)
+    formulas.check_aligned(q.from_us, q.to_us)
+    return q
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentReport:
+    rows: list[formulas.AgentFigures]
+    total: formulas.AgentFigures
+
+
+_CALL_SIDE = (("handled", "handled"), ("offers", "offers"), ("missed", "missed"), ("talk_us", "talk_us"),
+              ("hold_us", "hold_us"), ("wrap_up_us", "wrap_up_us"))
+_TIME_SIDE = (("logged_in_us", "logged_in_us"), ("ready_us", "ready_us"), ("reserved_us", "reserved_us"),
+              ("on_call_us", "on_call_us"), ("wrap_up_us", "wrap_up_state_us"), ("not_ready_us", "not_ready_us"))
+
+
+def agent_sql(q: AgentQuery) -> str:
+    """Calls (call_stats_15m, dimension agent) and time per state (agent_time_15m)
+    in one query: the two deduplicated roll-ups as one UNION ALL, not-ready
+    reasons unrolled with LEFT ARRAY JOIN (each bucket's other figures kept on
+    its first reason only), summed per (agent, interval, reason), then per
+    (agent, interval) with the reasons gathered into two parallel arrays."""
+    interval_us = q.interval_s * US
+    rng = f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}"
+    start = _interval_start(q.from_us, interval_us)
+    names = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+    call_cols = ", ".join([f"toInt64(argMax({c}, version)) AS u_{f}" for c, f in _CALL_SIDE]
+                          + [f"toInt64(0) AS u_{f}" for _, f in _TIME_SIDE])
+    time_inner = ", ".join(f"argMax({c}, version) AS t_{f}" for c, f in _TIME_SIDE)
+    time_cols = ", ".join([f"toInt64(0) AS u_{f}" for _, f in _CALL_SIDE]
+                          + [f"toInt64(if(t_idx <= 1, t_{f}, 0)) AS u_{f}" for _, f in _TIME_SIDE])
+    agent_filter = sql.render(" AND member = {a}", a=q.agent_id) if q.agent_id else ""
+    agent_filter_t = sql.render(" AND agent_id = {a}", a=q.agent_id) if q.agent_id else ""
+    return f"""
+SELECT w_agent, w_start, {', '.join(f'sum(w_{f})' for f in names)}, groupArray(w_reason), groupArray(w_reason_us)
+FROM (
+    SELECT u_agent AS w_agent, u_start AS w_start, u_reason AS w_reason, sum(u_reason_us) AS w_reason_us,
+           {', '.join(f'sum(u_{f}) AS w_{f}' for f in names)}
     FROM (
-        SELECT argMax(call_uuid, ingested_us) AS call_key,
-               argMax(timestamp_us - previous_state_since_us, ingested_us) AS w_duration_us
-        FROM agent_states
-        WHERE previous_state = 'WRAP_UP' AND previous_state_since_us > 0
-          AND call_uuid != '' AND call_uuid IN (SELECT call_uuid FROM cdrs WHERE {calls_filter})
-        GROUP BY event_id
-    ) AS wrap_up_events
-    GROUP BY call_key
-) AS wrap_ups USING call_key
-"""
+        SELECT member AS u_agent, {start} AS u_start, '' AS u_reason, toInt64(0) AS u_reason_us, {call_cols}
+        FROM call_stats_15m
+        WHERE dimension = 'agent' AND {rng}{agent_filter}
+        GROUP BY member, bucket_us
+        UNION ALL
+        SELECT t_agent AS u_agent, t_start AS u_start, t_reason AS u_reason, toInt64(t_one_reason_us) AS u_reason_us,
+               {time_cols}
+        FROM (
+            SELECT agent_id AS t_agent, {start} AS t_start, {time_inner},
+                   argMax(not_ready_reasons, version) AS t_reasons, argMax(not_ready_reason_us, version) AS t_reason_us
+            FROM agent_time_15m
+            WHERE {rng}{agent_filter_t}
+            GROUP BY agent_id, bucket_us
+        )
+        LEFT ARRAY JOIN t_reasons AS t_reason, t_reason_us AS t_one_reason_us, arrayEnumerate(t_reasons) AS t_idx
+    )
+    GROUP BY u_agent, u_start, u_reason
+)
+GROUP BY w_agent, w_start
+ORDER BY w_agent, w_start"""
 
 
-def calls_filter(from_us: int, to_us: int, queue: str = "") -> str:
-    """Calls that entered the queue in [from_us, to_us) (of one queue if named)."""
-    text = sql.render("enqueue_us >= {from_us} AND enqueue_us < {to_us} AND disposition != {ivr}",
-                      from_us=int(from_us), to_us=int(to_us), ivr=formulas.ENDED_IN_IVR)
-    if queue:
-        text += sql.render(" AND queue = {queue}", queue=queue)
-    else:
-        text += " AND queue != ''"
-    return text
+def _agent_row(row: Sequence[Any]) -> tuple[str, int, formulas.AgentCounts]:
+    names = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+    agent, start = str(row[0]), int(row[1])
+    values = {f: int(v) for f, v in zip(names, row[2:2 + len(names)])}
+    reasons, reason_us = row[2 + len(names)], row[3 + len(names)]
+    by_reason = tuple(sorted((str(r), int(us)) for r, us in zip(reasons, reason_us) if r != "" or int(us)))
+    return agent, start, formulas.AgentCounts(**values, not_ready_by_reason_us=by_reason)
 
 
-def call_facts_sql(from_us: int, to_us: int, queue: str = "") -> str:
-    return _CALL_FACTS.format(calls_filter=calls_filter(from_us, to_us, queue))
+def agent_report(store: ReportStore, query: AgentQuery | None = None, **fields: Any) -> AgentReport:
+    """Per (agent, interval): handled, offers, missed, talk/hold/wrap-up, AHT,
+    time per state, not-ready time by reason, occupancy; and the total row.
+    An agent and interval without any call or state time has no row."""
+    q = check_agent_query(query or AgentQuery(**fields))
+    rows = [_agent_row(r) for r in store.query(agent_sql(q))]
+    rows = [(a, s, c) for a, s, c in rows if c != formulas.AgentCounts()]
+    total = formulas.AgentCounts()
+    for _, _, c in rows:
+        total = total + c
+    return AgentReport(rows=[formulas.agent_figures(a, s, c) for a, s, c in rows],
+                       total=formulas.agent_figures(q.agent_id, q.from_us, total))
 
 
-def fetch_call_facts(store: ReportStore, from_us: int, to_us: int, queue: str = "") -> list[formulas.CallFacts]:
-    """One CallFacts per distinct CDR of calls enqueued in [from_us, to_us),
-    with the wrap-up that ended those calls (summed over agents).
+# --- the IVR report --------------------------------------------------------------------
 
-    A wrap-up is an AgentStateEvent leaving WRAP_UP: timestamp_us -
-    previous_state_since_us, joined to its call by call_uuid, so it lands in
-    the interval in which the call entered the queue.
-    """
-    rows = store.query(call_facts_sql(from_us, to_us, queue))
-    return [formulas.CallFacts(queue=str(q), disposition=str(d), enqueue_us=int(e), connect_us=int(c),
-                               queue_wait_us=int(w), talk_us=int(t), hold_us=int(h), wrap_up_us=int(wr or 0))
-            for q, d, e, c, w, t, h, wr in rows]
+@dataclasses.dataclass(frozen=True)
+class IvrQuery:
+    from_us: int
+    to_us: int
+    flow: str = ""                                      # "": every flow
+
+
+def check_ivr_query(q: IvrQuery) -> IvrQuery:
+    check_name("flow", q.flow)
+    formulas.check_range(q.from_us, q.to_us)
+    formulas.check_aligned(q.from_us, q.to_us)
+    return q
+
+
+@dataclasses.dataclass(frozen=True)
+class IvrReport:
+    nodes: list[formulas.IvrNodeFigures]
+    flows: list[formulas.IvrFlowFigures]
+
+
+_IVR_SUMS = ("visits", "calls", "entries", "hangups", "queued", "completed", "errors", "time_us")
+
+
+def ivr_sql(q: IvrQuery) -> str:
+    flow_filter = sql.render(" AND flow = {f}", f=q.flow) if q.flow else ""
+    return f"""
+SELECT n_flow, n_node, argMax(n_type, n_bucket), {', '.join(f'sum(n_{c})' for c in _IVR_SUMS)}
+FROM (
+    SELECT flow AS n_flow, node AS n_node, bucket_us AS n_bucket, argMax(node_type, version) AS n_type,
+           {', '.join(f'argMax({c}, version) AS n_{c}' for c in _IVR_SUMS)}
+    FROM ivr_stats_15m
+    WHERE bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}{flow_filter}
+    GROUP BY flow, node, bucket_us
+)
+WHERE n_visits > 0
+GROUP BY n_flow, n_node
+ORDER BY n_flow, n_node"""
+
+
+def ivr_report(store: ReportStore, query: IvrQuery | None = None, **fields: Any) -> IvrReport:
+    """Per (flow, node): visits, distinct calls, hang-ups (drop-off), queued,
+    completed, errors, average time; per flow: calls entering it, contained,
+    abandoned, queued and the containment rate."""
+    q = check_ivr_query(query or IvrQuery(**fields))
+    nodes = [formulas.IvrNodeCounts(str(f), str(n), str(t), *(int(v) for v in rest))
+             for f, n, t, *rest in store.query(ivr_sql(q))]
+    return IvrReport(nodes=[formulas.ivr_node_figures(n) for n in nodes], flows=formulas.ivr_flow_figures(nodes))
+
+
+def day_range(day_start_us: int) -> tuple[int, int]:
+    """[day_start, day_start + 24 h): "today" for the real-time figures."""
+    return day_start_us, day_start_us + 86_400 * US
+
+
+def bucket_aligned(field: str, value: int) -> int:
+    if value < 0 or value % BUCKET_US:
+        raise InvalidArgument(field, "must be a multiple of 15 minutes (900 s) in µs since the epoch")
+    return value

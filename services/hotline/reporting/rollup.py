@@ -1,0 +1,526 @@
+"""The 15-minute roll-ups every historical report reads, recomputed from the
+deduplicated raw rows (the ClickHouse side of reporting's aggregation).
+
+Why: a month's interval report over 10 M CDRs deduplicated with GROUP BY
+event_id took 18 s on the ClickHouse 18.16 server; the roll-ups hold tens of
+thousands of rows a month and answer in milliseconds.
+
+How they stay exact under at-least-once delivery: a bucket is never
+incremented. It is recomputed completely from the raw rows of that bucket,
+deduplicated by event_id, with one ``INSERT ... SELECT`` per roll-up table
+(server-side: no row passes through Python), under a new ``version`` (µs,
+strictly increasing). Readers take, per key, the row with the highest
+version (``argMax(col, version) ... GROUP BY key``), so recomputing a bucket
+twice, or after a replay stored every event twice, changes nothing. A key
+that the new computation no longer has (a corrected CDR moved its call to
+another queue) gets a zero row with the new version, so no stale row is
+read either. ReplacingMergeTree(version) drops the superseded rows in
+background merges; nothing relies on that.
+
+Which buckets a batch touches (Refresher.after_batch):
+
+- cdrs: the bucket of the CDR's enqueue_us (call_stats_15m, every dimension).
+- queue-events QUEUE_OFFERED / QUEUE_OFFER_FAILED (offers and misses) and
+  agent-events leaving WRAP_UP (wrap-up after a call): counted in the bucket
+  of their call's CDR enqueue_us, which the event does not carry exactly
+  (a queue event's timestamp - wait_us is the enqueue into the *current*
+  queue, not the first). So the bucket is looked up from the call's stored
+  CDR (one query per batch, bounded by CALL_SPAN_US before the events). A
+  call whose CDR is not stored yet needs nothing: its CDR, when it arrives,
+  recomputes its bucket with every event stored by then. A wrap-up event's
+  own call_enqueue_us bucket is refreshed as well.
+- agent-events: every bucket the interval [previous_state_since_us,
+  timestamp_us) in previous_state overlaps (agent_time_15m), unless the
+  previous state was LOGGED_OUT (which no figure counts).
+- ivr-events: the bucket of entered_us (ivr_stats_15m).
+
+Bounds (documented in docs/metrics.md): an offer or a wrap-up counts for its
+call only if it happened less than CALL_SPAN_US (8 h) after the call entered
+the queue; a state interval longer than MAX_STATE_US (7 days) is not split
+into buckets before its last 7 days. Both keep the recompute of one bucket
+from scanning whole tables.
+
+An agent's current state (its latest event) is an interval still open: the
+roll-ups count it once it ends; the real-time view (hotline.reporting.realtime)
+counts it up to now.
+
+All SQL runs unchanged on ClickHouse 18.16 and chdb's 26.x engine.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Iterable, Sequence
+
+from hotline.common import topics
+from hotline.common.bus import Record
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.reporting import formulas, sql
+from hotline.reporting.formulas import BUCKET_US, HIST_SLOTS, HIST_STEP_S, US
+from hotline.reporting.store import ReportStore
+
+log = logging.getLogger(__name__)
+
+IVR_EVENTS = getattr(topics, "IVR_EVENTS", "ivr-events")
+CALL_SPAN_US = 8 * 3600 * US          # offers and wrap-ups count within 8 h of the call's enqueue
+MAX_STATE_US = 7 * 86_400 * US        # longest agent state interval split into buckets
+MAX_BUCKETS_PER_STATEMENT = 96 * 7    # a statement recomputes at most a week of buckets (rebuild chunks)
+DAY_US = 86_400 * US
+
+CALL_STATS_COLUMNS = (
+    "dimension", "member", "bucket_us", "offered", "answered", "handled", "abandoned", "flowed_out", "callbacks",
+    "rejected", "failed", "offers", "missed", "answered_wait_us", "max_answered_wait_us", "abandoned_wait_us",
+    "talk_us", "hold_us", "wrap_up_us", "answer_wait_hist", "abandon_wait_hist", "version")
+AGENT_TIME_COLUMNS = (
+    "agent_id", "bucket_us", "logged_in_us", "ready_us", "reserved_us", "on_call_us", "wrap_up_us",
+    "not_ready_us", "not_ready_reasons", "not_ready_reason_us", "version")
+IVR_STATS_COLUMNS = (
+    "flow", "node", "node_type", "bucket_us", "visits", "calls", "entries", "hangups", "queued", "completed",
+    "errors", "time_us", "version")
+
+
+
+# --- the SQL ------------------------------------------------------------------------
+
+def _bucket_expr(column: str) -> str:
+    return f"intDiv({column}, {BUCKET_US}) * {BUCKET_US}"
+
+
+def _span(buckets: Sequence[int]) -> tuple[int, int]:
+    """[first bucket start, last bucket end)."""
+    return min(buckets), max(buckets) + BUCKET_US
+
+
+def _bucket_filter(column: str, buckets: Sequence[int]) -> str:
+    """``column`` within the buckets: a range (index-friendly) and, when the
+    buckets are not contiguous, the exact list as well."""
+    lo, hi = _span(buckets)
+    text = sql.render(f"{column} >= {{lo}} AND {column} < {{hi}}", lo=lo, hi=hi)
+    if len(set(buckets)) != (hi - lo) // BUCKET_US:
+        text += f" AND {_bucket_expr(column)} IN {sql.in_list(sorted(set(buckets)))}"
+    return text
+
+
+def _one_hot(slot: str, count: str) -> str:
+    """A 62-slot Array(UInt64) with ``count`` at ``slot`` (none when slot is -1).
+
+    The slot and count go into the lambda as arrays rather than captured:
+    ClickHouse 18.16 loses a subquery column that is only read inside a lambda."""
+    return (f"arrayMap((i, s, n) -> toUInt64(i = s) * toUInt64(n), range({HIST_SLOTS}), "
+            f"arrayResize([{slot}], {HIST_SLOTS}, {slot}), arrayResize([{count}], {HIST_SLOTS}, {count}))")
+
+
+def _slot_expr(wait: str) -> str:
+    """formulas.wait_slot in SQL: 0 for 0 s, k for (5(k-1), 5k] s, 61 above 300 s."""
+    step = HIST_STEP_S * US
+    return f"toInt8(least({HIST_SLOTS - 1}, intDiv(greatest({wait}, 0) + {step - 1}, {step})))"
+
+
+def _zero_hist() -> str:
+    return f"arrayMap(i -> toUInt64(0), range({HIST_SLOTS}))"
+
+
+def _not_missed() -> str:
+    causes = sql.in_list(formulas.NOT_MISSED_CAUSES)
+    return f"(reason IN {causes} OR startsWith(reason, {sql.literal(formulas.NOT_MISSED_PREFIX)}))"
+
+
+def _member(dimension: str, member: str, weight: int, offers: str, missed: str, wrap: str) -> str:
+    """One (dimension, member) a call counts for, with the call-side weight
+    (1: the call's own figures count; 0: only this member's offers, misses, wrap-up)."""
+    return (f"tuple(toString({sql.literal(dimension)}), toString({member}), toUInt8({weight}), "
+            f"toUInt64({offers}), toUInt64({missed}), toInt64({wrap}))")
+
+
+def _call_members() -> str:
+    whole_call = ("e_offers", "e_missed", "e_wrap")
+    return ("arrayFilter(t -> tupleElement(t, 2) != '', arrayConcat(["
+            f"{_member('queue', 'c_queue', 1, *whole_call)}, "
+            f"{_member('dnis', 'c_dnis', 1, *whole_call)}, "
+            f"{_member('agent', 'c_agent', 1, '0', '0', '0')}], "
+            f"arrayMap(s -> {_member('skill', 's', 1, *whole_call)}, c_skills), "
+            f"arrayMap((a, o, x, w) -> {_member('agent', 'a', 0, 'o', 'x', 'w')}, "
+            "e_agents, e_agent_offers, e_agent_missed, e_agent_wrap)))")
+
+
+def call_stats_sql(buckets: Sequence[int], version: int) -> str:
+    """One INSERT ... SELECT recomputing call_stats_15m for the buckets (of the CDRs' enqueue_us).
+
+    Per deduplicated CDR: its own figures (offered, answered, waits, talk, ...)
+    and, joined by call_uuid, its offers, misses and wrap-ups per agent
+    (queue_events and agent_states deduplicated by event_id). Each call then
+    fans out to its members — queue, DNIS, every skill, the answering agent,
+    and every agent rung or wrapping up for it — which are summed per bucket.
+    Wait histograms: calls are first counted per (member, bucket, slot);
+    each slot count then becomes a one-hot array summed with sumForEach, so
+    no 62-slot array is built per call."""
+    cdr_filter = "queue != '' AND enqueue_us > 0 AND " + _bucket_filter("enqueue_us", buckets)
+    lo, hi = _span(buckets)
+    events_window = sql.render("timestamp_us >= {lo} AND timestamp_us < {hi}", lo=lo, hi=hi + CALL_SPAN_US)
+    calls_of_buckets = f"call_uuid IN (SELECT call_uuid FROM cdrs WHERE {cdr_filter})"
+    lit = sql.literal
+    return f"""
+INSERT INTO call_stats_15m ({', '.join(CALL_STATS_COLUMNS)})
+SELECT s_dimension, s_member, s_bucket,
+       sum(g_offered), sum(g_answered), sum(g_handled), sum(g_abandoned), sum(g_flowed), sum(g_callbacks),
+       sum(g_rejected), sum(g_failed), sum(g_offers), sum(g_missed), sum(g_answer_wait), max(g_max_answer_wait),
+       sum(g_abandon_wait), sum(g_talk), sum(g_hold), sum(g_wrap),
+       sumForEach(h_answer), sumForEach(h_abandon), toUInt64({int(version)})
+FROM (
+    SELECT s_dimension, s_member, s_bucket, g_offered, g_answered, g_handled, g_abandoned, g_flowed, g_callbacks,
+           g_rejected, g_failed, g_offers, g_missed, g_answer_wait, g_max_answer_wait, g_abandon_wait, g_talk,
+           g_hold, g_wrap, {_one_hot('c_answer_slot', 'g_answered')} AS h_answer,
+           {_one_hot('c_abandon_slot', 'g_abandoned')} AS h_abandon
+    FROM (
+    SELECT s_dimension, s_member, s_bucket, c_answer_slot, c_abandon_slot,
+           sum(s_weight * c_offered) AS g_offered, sum(s_weight * c_answered) AS g_answered,
+           sum(s_weight * c_handled) AS g_handled, sum(s_weight * c_abandoned) AS g_abandoned,
+           sum(s_weight * c_flowed) AS g_flowed, sum(s_weight * c_callback) AS g_callbacks,
+           sum(s_weight * c_rejected) AS g_rejected, sum(s_weight * c_failed) AS g_failed,
+           sum(s_offers) AS g_offers, sum(s_missed) AS g_missed,
+           sum(s_weight * c_answer_wait) AS g_answer_wait, max(s_weight * c_answer_wait) AS g_max_answer_wait,
+           sum(s_weight * c_abandon_wait) AS g_abandon_wait, sum(s_weight * c_talk) AS g_talk,
+           sum(s_weight * c_hold) AS g_hold, sum(s_wrap) AS g_wrap
+    FROM (
+        SELECT c_bucket AS s_bucket, arrayJoin({_call_members()}) AS s_m,
+               tupleElement(s_m, 1) AS s_dimension, tupleElement(s_m, 2) AS s_member,
+               tupleElement(s_m, 3) AS s_weight, tupleElement(s_m, 4) AS s_offers,
+               tupleElement(s_m, 5) AS s_missed, tupleElement(s_m, 6) AS s_wrap,
+               c_offered, c_answered, c_handled, c_abandoned, c_flowed, c_callback, c_rejected, c_failed,
+               c_answer_wait, c_abandon_wait, c_talk, c_hold, c_answer_slot, c_abandon_slot
+        FROM (
+            SELECT c_bucket, c_queue, c_dnis, c_agent, c_skills,
+                   toUInt64(c_is_offered) AS c_offered,
+                   toUInt64(c_is_answered) AS c_answered,
+                   toUInt64(c_is_answered OR (c_callback_for != '' AND c_disposition = {lit(formulas.ANSWERED)}))
+                       AS c_handled,
+                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.ABANDONED)}) AS c_abandoned,
+                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.OVERFLOWED)}) AS c_flowed,
+                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.CALLBACK)}) AS c_callback,
+                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.REJECTED)}) AS c_rejected,
+                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.FAILED)}) AS c_failed,
+                   if(c_is_answered, if(c_wait_raw > 0, c_wait_raw, greatest(c_connect - c_enqueue, toInt64(0))),
+                      toInt64(0)) AS c_answer_wait,
+                   if(c_abandoned = 1, greatest(c_wait_raw, toInt64(0)), toInt64(0)) AS c_abandon_wait,
+                   if(c_handled = 1, greatest(c_talk_raw, toInt64(0)), toInt64(0)) AS c_talk,
+                   if(c_handled = 1, greatest(c_hold_raw, toInt64(0)), toInt64(0)) AS c_hold,
+                   if(c_is_answered, {_slot_expr('c_answer_wait')}, toInt8(-1)) AS c_answer_slot,
+                   if(c_abandoned = 1, {_slot_expr('c_abandon_wait')}, toInt8(-1)) AS c_abandon_slot,
+                   e_offers, e_missed, e_wrap, e_agents, e_agent_offers, e_agent_missed, e_agent_wrap
+            FROM (
+                SELECT call_key, c_queue, c_dnis, c_agent, c_skills, c_disposition, c_enqueue, c_connect,
+                       c_wait_raw, c_talk_raw, c_hold_raw, c_callback_for,
+                       {_bucket_expr('c_enqueue')} AS c_bucket,
+                       (c_callback_for = '' AND c_disposition != {lit(formulas.ENDED_IN_IVR)}) AS c_is_offered,
+                       (c_is_offered AND c_disposition = {lit(formulas.ANSWERED)}) AS c_is_answered
+                FROM (
+                    SELECT argMax(call_uuid, ingested_us) AS call_key,
+                           argMax(queue, ingested_us) AS c_queue,
+                           argMax(dnis, ingested_us) AS c_dnis,
+                           argMax(agent_id, ingested_us) AS c_agent,
+                           argMax(skills, ingested_us) AS c_skills,
+                           argMax(disposition, ingested_us) AS c_disposition,
+                           argMax(enqueue_us, ingested_us) AS c_enqueue,
+                           argMax(connect_us, ingested_us) AS c_connect,
+                           argMax(queue_wait_us, ingested_us) AS c_wait_raw,
+                           argMax(talk_us, ingested_us) AS c_talk_raw,
+                           argMax(hold_us, ingested_us) AS c_hold_raw,
+                           argMax(callback_for, ingested_us) AS c_callback_for
+                    FROM cdrs
+                    WHERE {cdr_filter}
+                    GROUP BY event_id
+                )
+            ) AS calls
+            ANY LEFT JOIN (
+                SELECT call_key, sum(e_o) AS e_offers, sum(e_x) AS e_missed, sum(e_w) AS e_wrap,
+                       groupArray(e_agent) AS e_agents, groupArray(e_o) AS e_agent_offers,
+                       groupArray(e_x) AS e_agent_missed, groupArray(e_w) AS e_agent_wrap
+                FROM (
+                    SELECT call_key, e_agent, sum(x_offer) AS e_o, sum(x_missed) AS e_x, sum(x_wrap) AS e_w
+                    FROM (
+                        SELECT argMax(call_uuid, ingested_us) AS call_key,
+                               argMax(agent_id, ingested_us) AS e_agent,
+                               toUInt64(argMax(type, ingested_us) = 'QUEUE_OFFERED') AS x_offer,
+                               toUInt64(argMax(type = 'QUEUE_OFFER_FAILED' AND agent_id != ''
+                                               AND NOT {_not_missed()}, ingested_us)) AS x_missed,
+                               toInt64(0) AS x_wrap
+                        FROM queue_events
+                        WHERE type IN ('QUEUE_OFFERED', 'QUEUE_OFFER_FAILED') AND {events_window}
+                          AND {calls_of_buckets}
+                        GROUP BY event_id
+                        UNION ALL
+                        SELECT argMax(call_uuid, ingested_us) AS call_key,
+                               argMax(agent_id, ingested_us) AS e_agent,
+                               toUInt64(0) AS x_offer, toUInt64(0) AS x_missed,
+                               toInt64(argMax(timestamp_us - previous_state_since_us, ingested_us)) AS x_wrap
+                        FROM agent_states
+                        WHERE previous_state = 'WRAP_UP' AND previous_state_since_us > 0 AND call_uuid != ''
+                          AND {events_window} AND {calls_of_buckets}
+                        GROUP BY event_id
+                    )
+                    GROUP BY call_key, e_agent
+                )
+                GROUP BY call_key
+            ) AS call_events USING call_key
+        )
+    )
+    GROUP BY s_dimension, s_member, s_bucket, c_answer_slot, c_abandon_slot
+    )
+)
+GROUP BY s_dimension, s_member, s_bucket"""
+
+
+def agent_time_sql(buckets: Sequence[int], version: int) -> str:
+    """One INSERT ... SELECT recomputing agent_time_15m for the buckets.
+
+    Every deduplicated AgentStateEvent is the interval [previous_state_since_us,
+    timestamp_us) spent in previous_state; it is split exactly at the bucket
+    edges (arrayJoin over the buckets it overlaps). A NOT_READY interval's
+    reason is on the event that began it (same agent, timestamp_us =
+    previous_state_since_us, state NOT_READY): the one JOIN."""
+    lo, hi = _span(buckets)
+    states = sql.in_list(formulas.AGENT_STATES)
+    first = f"greatest({_bucket_expr('i_from')}, {lo})"
+    last = f"least({_bucket_expr('i_to - 1')}, {hi - BUCKET_US})"
+    count = f"toUInt64(greatest(intDiv({last} - {first}, {BUCKET_US}) + 1, 0))"
+    keep = "" if len(set(buckets)) == (hi - lo) // BUCKET_US else \
+        f"WHERE t_bucket IN {sql.in_list(sorted(set(buckets)))}"
+    return f"""
+INSERT INTO agent_time_15m ({', '.join(AGENT_TIME_COLUMNS)})
+SELECT t_agent, t_bucket,
+       sum(t_us), sumIf(t_us, t_state = 'READY'), sumIf(t_us, t_state = 'RESERVED'),
+       sumIf(t_us, t_state = 'ON_CALL'), sumIf(t_us, t_state = 'WRAP_UP'), sumIf(t_us, t_state = 'NOT_READY'),
+       groupArrayIf(t_reason, t_state = 'NOT_READY'), groupArrayIf(t_us, t_state = 'NOT_READY'),
+       toUInt64({int(version)})
+FROM (
+    SELECT t_agent, t_bucket, t_state, t_reason, sum(t_part) AS t_us
+    FROM (
+        SELECT i_agent AS t_agent, i_state AS t_state, if(i_state = 'NOT_READY', i_reason, '') AS t_reason,
+               arrayJoin(arrayMap(k -> {first} + toInt64(k) * {BUCKET_US}, range({count}))) AS t_bucket,
+               toInt64(least(i_to, t_bucket + {BUCKET_US}) - greatest(i_from, t_bucket)) AS t_part
+        FROM (
+            SELECT argMax(agent_id, ingested_us) AS i_agent,
+                   argMax(previous_state, ingested_us) AS i_state,
+                   argMax(previous_state_since_us, ingested_us) AS i_from,
+                   argMax(timestamp_us, ingested_us) AS i_to
+            FROM agent_states
+            WHERE previous_state IN {states} AND previous_state_since_us > 0
+              AND previous_state_since_us < {hi} AND timestamp_us > {lo} AND timestamp_us < {hi + MAX_STATE_US}
+            GROUP BY event_id
+        ) AS intervals
+        ANY LEFT JOIN (
+            SELECT agent_id AS i_agent, timestamp_us AS i_from, argMax(reason, ingested_us) AS i_reason
+            FROM agent_states
+            WHERE state = 'NOT_READY' AND timestamp_us >= {lo - MAX_STATE_US} AND timestamp_us < {hi}
+            GROUP BY agent_id, timestamp_us
+        ) AS reasons USING (i_agent, i_from)
+        WHERE i_to > i_from
+    )
+    {keep}
+    GROUP BY t_agent, t_bucket, t_state, t_reason
+)
+GROUP BY t_agent, t_bucket"""
+
+
+def ivr_stats_sql(buckets: Sequence[int], version: int) -> str:
+    """One INSERT ... SELECT recomputing ivr_stats_15m for the buckets (of entered_us):
+    per (flow, node) the deduplicated visits, distinct calls, entries (sequence 1),
+    outcomes and time at the node. node_type is the latest visit's."""
+    return f"""
+INSERT INTO ivr_stats_15m ({', '.join(IVR_STATS_COLUMNS)})
+SELECT v_flow, v_node, argMax(v_type, v_entered), v_bucket,
+       count(), uniqExact(v_call), countIf(v_sequence = 1), countIf(v_outcome = 'hangup'),
+       countIf(v_outcome = 'queued'), countIf(v_outcome = 'completed'), countIf(v_outcome = 'error'),
+       sum(greatest(v_left - v_entered, toInt64(0))), toUInt64({int(version)})
+FROM (
+    SELECT v_flow, v_node, v_type, v_call, v_sequence, v_outcome, v_entered, v_left,
+           {_bucket_expr('v_entered')} AS v_bucket
+    FROM (
+        SELECT argMax(flow, ingested_us) AS v_flow, argMax(node, ingested_us) AS v_node,
+               argMax(node_type, ingested_us) AS v_type, argMax(call_uuid, ingested_us) AS v_call,
+               argMax(sequence, ingested_us) AS v_sequence, argMax(outcome, ingested_us) AS v_outcome,
+               argMax(entered_us, ingested_us) AS v_entered, argMax(left_us, ingested_us) AS v_left
+        FROM ivr_visits
+        WHERE {_bucket_filter('entered_us', buckets)}
+        GROUP BY event_id
+    )
+)
+GROUP BY v_flow, v_node, v_bucket"""
+
+
+# (table, key columns, the zero values of the other columns) for stale keys.
+_ZEROS = {
+    "call_stats_15m": (("dimension", "member"), (
+        "toUInt64(0), " * 10 + "toInt64(0), " * 6 + f"{_zero_hist()}, {_zero_hist()}")),
+    "agent_time_15m": (("agent_id",), "toInt64(0), " * 6 + "emptyArrayString(), emptyArrayInt64()"),
+    "ivr_stats_15m": (("flow", "node"), "'', " + "toUInt64(0), " * 7 + "toInt64(0)"),
+}
+_COLUMNS = {"call_stats_15m": CALL_STATS_COLUMNS, "agent_time_15m": AGENT_TIME_COLUMNS,
+            "ivr_stats_15m": IVR_STATS_COLUMNS}
+
+
+def zero_stale_sql(table: str, buckets: Sequence[int], version: int) -> str:
+    """Zero rows, at ``version``, for every key of the buckets that the
+    recompute at ``version`` did not write: what was counted there before
+    (e.g. a call's old queue, before its CDR was corrected) counts no more."""
+    keys, zeros = _ZEROS[table]
+    columns = _COLUMNS[table]
+    key_list = ", ".join(keys)
+    ordered = [c for c in columns if c in keys or c == "bucket_us"]
+    rest = [c for c in columns if c not in ordered and c != "version"]
+    if table == "ivr_stats_15m":           # node_type sits between the key columns and bucket_us
+        ordered, rest = ["flow", "node", "bucket_us"], [c for c in columns if c not in
+                                                        ("flow", "node", "bucket_us", "version")]
+    return f"""
+INSERT INTO {table} ({', '.join(ordered + rest)}, version)
+SELECT {key_list}, bucket_us, {zeros}, toUInt64({int(version)})
+FROM {table}
+WHERE {_bucket_filter('bucket_us', buckets)}
+GROUP BY {key_list}, bucket_us
+HAVING max(version) < {int(version)}"""
+
+
+_RECOMPUTE: dict[str, Callable[[Sequence[int], int], str]] = {
+    "call_stats_15m": call_stats_sql, "agent_time_15m": agent_time_sql, "ivr_stats_15m": ivr_stats_sql}
+ROLLUP_TABLES = tuple(_RECOMPUTE)
+
+
+def recompute(store: ReportStore, table: str, buckets: Iterable[int], version: int) -> None:
+    """Recompute ``table`` for the buckets, in statements of nearby buckets."""
+    for group in clusters(buckets):
+        store.execute(_RECOMPUTE[table](group, version))
+        store.execute(zero_stale_sql(table, group, version))
+
+
+def clusters(buckets: Iterable[int], *, max_gap_us: int = DAY_US,
+             max_buckets: int = MAX_BUCKETS_PER_STATEMENT) -> list[list[int]]:
+    """Sorted buckets grouped so that one statement never spans a large gap
+    (a replay touching last month and today is two statements, each scanning
+    only its own time range) nor more than ``max_buckets`` buckets."""
+    out: list[list[int]] = []
+    for b in sorted(set(buckets)):
+        if out and b - out[-1][-1] <= max_gap_us and b - out[-1][0] < max_buckets * BUCKET_US:
+            out[-1].append(b)
+        else:
+            out.append([b])
+    return out
+
+
+# --- which buckets a batch touched ------------------------------------------------------
+
+class Touched:
+    """The buckets (and calls whose bucket is to be looked up) a batch touched. Pure."""
+
+    def __init__(self) -> None:
+        self.call_buckets: set[int] = set()
+        self.agent_buckets: set[int] = set()
+        self.ivr_buckets: set[int] = set()
+        self.lookup_calls: set[str] = set()
+        self.lookup_from_us = 0
+        self.lookup_to_us = 0
+
+    def add(self, record: Record) -> None:
+        value = record.value
+        if record.topic == topics.CDRS:
+            if value.queue and value.enqueue_us > 0:
+                self.call_buckets.add(formulas.bucket_us(value.enqueue_us))
+        elif record.topic == topics.QUEUE_EVENTS:
+            if value.type in (ev.QUEUE_OFFERED, ev.QUEUE_OFFER_FAILED) and value.call_uuid:
+                self._lookup(value.call_uuid, value.timestamp_us)
+        elif record.topic == topics.AGENT_EVENTS:
+            self._agent_event(value)
+        elif record.topic == IVR_EVENTS:
+            if value.entered_us > 0:
+                self.ivr_buckets.add(formulas.bucket_us(value.entered_us))
+
+    def _agent_event(self, value: ev.AgentStateEvent) -> None:
+        previous = ev.AgentState.Name(value.previous_state) if value.previous_state in ev.AgentState.values() \
+            else ""
+        since, until = value.previous_state_since_us, value.timestamp_us
+        if previous in formulas.AGENT_STATES and since > 0 and until > since:
+            self.agent_buckets.update(formulas.buckets_between(max(since, until - MAX_STATE_US), until))
+        if value.previous_state == ev.WRAP_UP and value.call_uuid:
+            self._lookup(value.call_uuid, value.timestamp_us)
+            if value.call_enqueue_us > 0:
+                self.call_buckets.add(formulas.bucket_us(value.call_enqueue_us))
+
+    def _lookup(self, call_uuid: str, at_us: int) -> None:
+        self.lookup_calls.add(call_uuid)
+        self.lookup_from_us = min(self.lookup_from_us or at_us, at_us)
+        self.lookup_to_us = max(self.lookup_to_us, at_us)
+
+    def lookup_sql(self) -> str:
+        """The enqueue buckets of the stored CDRs of the calls whose events do not carry it."""
+        return sql.render(
+            f"SELECT DISTINCT {_bucket_expr('enqueue_us')} FROM cdrs WHERE queue != '' AND enqueue_us > {{lo}} "
+            "AND enqueue_us <= {hi} AND call_uuid IN {calls}",
+            lo=self.lookup_from_us - CALL_SPAN_US, hi=self.lookup_to_us, calls=sql.Sql(sql.in_list(
+                sorted(self.lookup_calls))))
+
+
+class Refresher:
+    """Keeps the roll-ups current as events are ingested: after each batch is
+    stored (and before its offsets are committed), the buckets it touched are
+    recomputed, so a crash between the two only repeats a recompute."""
+
+    def __init__(self, store: ReportStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._last_version = 0
+
+    def next_version(self) -> int:
+        """Now in µs, strictly above every version this refresher wrote before."""
+        self._last_version = max(int(self.clock() * US), self._last_version + 1)
+        return self._last_version
+
+    def touched(self, batch: Sequence[Record]) -> Touched:
+        touched = Touched()
+        for record in batch:
+            touched.add(record)
+        if touched.lookup_calls:
+            for (bucket,) in self.store.query(touched.lookup_sql()):
+                touched.call_buckets.add(int(bucket))
+        return touched
+
+    def after_batch(self, batch: list[Record]) -> None:
+        touched = self.touched(batch)
+        self.refresh(call_buckets=touched.call_buckets, agent_buckets=touched.agent_buckets,
+                     ivr_buckets=touched.ivr_buckets)
+
+    def refresh(self, *, call_buckets: Iterable[int] = (), agent_buckets: Iterable[int] = (),
+                ivr_buckets: Iterable[int] = ()) -> int:
+        """Recompute the given buckets of each roll-up; returns the version written."""
+        version = self.next_version()
+        work = (("call_stats_15m", set(call_buckets)), ("agent_time_15m", set(agent_buckets)),
+                ("ivr_stats_15m", set(ivr_buckets)))
+        for table, buckets in work:
+            if buckets:
+                started = time.perf_counter()
+                recompute(self.store, table, buckets, version)
+                log.debug("recomputed %d bucket(s) of %s in %.3f s", len(buckets), table,
+                          time.perf_counter() - started)
+        return version
+
+
+def rebuild(store: ReportStore, from_us: int, to_us: int, *, chunk_s: int = 86_400,
+            clock: Callable[[], float] = time.time,
+            on_chunk: Callable[[int, int], None] | None = None) -> int:
+    """Recompute every bucket of [from_us, to_us) of every roll-up, one
+    INSERT ... SELECT per table per chunk (a day of 96 buckets by default):
+    for backfills, after a bulk load, or to repair. Idempotent like every
+    recompute. ``from_us`` is rounded down and ``to_us`` up to whole buckets.
+    Returns the number of buckets recomputed."""
+    if to_us <= from_us:
+        raise ValueError("rebuild: to_us must be after from_us")
+    if chunk_s <= 0 or chunk_s % formulas.BUCKET_S:
+        raise ValueError("rebuild: chunk_s must be a positive multiple of 900")
+    refresher = Refresher(store, clock)
+    start, end = formulas.bucket_us(from_us), formulas.bucket_us(to_us - 1) + BUCKET_US
+    chunk_us = chunk_s * US
+    for lo in range(start, end, chunk_us):
+        hi = min(lo + chunk_us, end)
+        buckets = range(lo, hi, BUCKET_US)
+        refresher.refresh(call_buckets=buckets, agent_buckets=buckets, ivr_buckets=buckets)
+        if on_chunk:
+            on_chunk(lo, hi)
+    return (end - start) // BUCKET_US
