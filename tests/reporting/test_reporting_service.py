@@ -60,9 +60,9 @@ def scenario():
         "c0": cdr("c0", "", ev.DISPOSITION_ENDED_IN_IVR, 60),               # never queued
         "c4": cdr("c4", SALES, ev.DISPOSITION_ANSWERED, 1900, wait_s=20, talk_s=60),
         "s1": cdr("s1", SUPPORT, ev.DISPOSITION_ANSWERED, 300, wait_s=45, talk_s=300, hold_s=30, agent="1002"),
-        "s2": cdr("s2", SUPPORT, ev.DISPOSITION_ABANDONED, 400, wait_s=3),
+        "s2": cdr("s2", SUPPORT, ev.DISPOSITION_ABANDONED, 400, wait_s=3),          # a short abandon (<= 5 s)
         "c6": cdr("c6", SALES, ev.DISPOSITION_ANSWERED, -10, wait_s=8, talk_s=50),   # before the range
-        "c7": cdr("c7", SALES, ev.DISPOSITION_ABANDONED, 3600, wait_s=2),            # at to_us: after it
+        "c7": cdr("c7", SALES, ev.DISPOSITION_ABANDONED, 3600, wait_s=2),            # at to_us: after it; short
     }
     out = [(topics.CDRS, uuid, c) for uuid, c in calls.items()]
     for uuid, wrap_s, agent in (("c1", 20, "1001"), ("c2", 40, "1001"), ("s1", 15, "1002"), ("c6", 99, "1001")):
@@ -124,13 +124,15 @@ def figures(row):
             round(row.service_level, 6), round(row.abandon_rate, 6), row.talk_s, row.hold_s, row.wrap_up_s)
 
 
+# Service level (abandons counted against) and abandon rate leave short abandons
+# (<= 5 s, the default) out of the offered calls: s2 (3 s) in support.
 EXPECTED_ROWS = [
     # queue, start, offered, answered, abandoned, within 20 s, ASA, AHT, SL, abandon rate, talk, hold, wrap-up
     (SALES, T0, 3, 2, 1, 1, 17.5, 180.0, round(1 / 3, 6), round(1 / 3, 6), 300.0, 10.0, 60.0),
     (SALES, T0 + 1800 * S, 1, 1, 0, 1, 20.0, 60.0, 1.0, 0.0, 60.0, 0.0, 0.0),
-    (SUPPORT, T0, 2, 1, 1, 0, 45.0, 315.0, 0.0, 0.5, 300.0, 30.0, 15.0),
+    (SUPPORT, T0, 2, 1, 1, 0, 45.0, 315.0, 0.0, 0.0, 300.0, 30.0, 15.0),
 ]
-EXPECTED_TOTAL = ("", T0, 6, 4, 2, 2, 25.0, 183.75, round(2 / 6, 6), round(2 / 6, 6), 660.0, 40.0, 75.0)
+EXPECTED_TOTAL = ("", T0, 6, 4, 2, 2, 25.0, 183.75, round(2 / 5, 6), round(1 / 5, 6), 660.0, 40.0, 75.0)
 
 
 def report(stub, **kw):
@@ -171,14 +173,14 @@ def test_interval_report_from_ingested_events_and_replays_change_nothing(running
     assert [(r.queue, r.interval_start_us, r.offered, r.answered_within_threshold) for r in hourly.rows] == [
         (SALES, T0, 4, 3), (SUPPORT, T0, 2, 0)]
 
-    # Today so far (the clock says 11:00): c6 (08:59:50) and c7 (10:00) count now.
+    # Today so far (the clock says 11:00): c6 (08:59:50) and c7 (10:00, a short abandon) count now.
     stats = stub.GetQueueStats(rp.QueueStatsRequest(queue=SALES), timeout=30)
     assert (stats.queue, stats.offered, stats.answered, stats.abandoned) == (SALES, 6, 4, 2)
-    assert stats.service_level == pytest.approx(3 / 6)          # c1 5 s, c4 20 s, c6 8 s within 20 s
+    assert stats.service_level == pytest.approx(3 / 5)          # c1 5 s, c4 20 s, c6 8 s within 20 s; c7 left out
     assert stats.asa_s == pytest.approx((5 + 30 + 20 + 8) / 4)
-    assert stats.abandon_rate == pytest.approx(2 / 6)
+    assert stats.abandon_rate == pytest.approx(1 / 5)           # c3 of the 5 offered that were not short abandons
     stats = stub.GetQueueStats(rp.QueueStatsRequest(queue=SALES, service_level_threshold_s=5), timeout=30)
-    assert stats.service_level == pytest.approx(1 / 6)
+    assert stats.service_level == pytest.approx(1 / 5)
     nobody = stub.GetQueueStats(rp.QueueStatsRequest(queue="nobody"), timeout=30)
     assert (nobody.offered, nobody.service_level, nobody.asa_s) == (0, 0.0, 0.0)
 

@@ -25,6 +25,7 @@ from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from hotline.reporting import metrics, migrations
 from hotline.reporting.api import ReportingServicer
 from hotline.reporting.ingest import CONSUMER_GROUP, INGESTED_TOPICS, AfterInsert, Ingester
+from hotline.reporting.rollup import Refresher
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ SERVICE_NAME = reporting_pb2.DESCRIPTOR.services_by_name["Reporting"].full_name
 
 class ReportingService:
     """``after_insert``: what runs on every batch once its rows are stored and
-    before its offsets are committed (the roll-up refresh)."""
+    before its offsets are committed; by default the roll-up refresh, whose
+    versions follow the wall clock (never ``clock``, which tests pin to a
+    report's "now": a version must grow across restarts)."""
 
     def __init__(self, settings: Settings, bus: EventBus, store: ReportStore, *,
                  check_interval_s: float = 5.0, clock: Callable[[], float] = time.time,
@@ -43,7 +46,7 @@ class ReportingService:
         self.bus = bus
         self.store = store
         self.check_interval_s = check_interval_s
-        self.ingester = Ingester(store, clock=clock, after_insert=after_insert)
+        self.ingester = Ingester(store, clock=clock, after_insert=after_insert or Refresher(store).after_batch)
         self.servicer = ReportingServicer(store, settings.reporting, ready=lambda: self.ready, clock=clock)
         self.server = GrpcServer(settings.grpc.reporting)
         self.server.add(reporting_pb2_grpc.add_ReportingServicer_to_server, self.servicer, SERVICE_NAME)
