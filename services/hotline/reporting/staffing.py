@@ -21,19 +21,18 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import sys
 from typing import Any, Iterable, Sequence
 
 from hotline.common.errors import InvalidArgument
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2
 from hotline.reporting import erlang, formulas, sql
-from hotline.reporting.migrations import BUCKET_S
 from hotline.reporting.store import ReportStore
 
 US = formulas.US
 DAY_S = 86_400
 DAY_US = DAY_S * US
-BUCKET_US = BUCKET_S * US
 
 DEFAULT_INTERVAL_S = 1800
 DEFAULT_TARGET_SERVICE_LEVEL = 0.8
@@ -68,7 +67,8 @@ def validate_request(request: Any, settings: ReportingSettings) -> StaffingQuery
     """Check a StaffingRequest (InvalidArgument names the field); 0 means the default."""
     if len(request.queue) > MAX_QUEUE_NAME:
         raise InvalidArgument("queue", f"is longer than {MAX_QUEUE_NAME} characters")
-    _check_range(request.from_us, request.to_us)
+    formulas.check_range(request.from_us, request.to_us)
+    formulas.check_aligned(request.from_us, request.to_us)
     interval_s = _check_interval(request.interval_s or DEFAULT_INTERVAL_S, request.from_us, request.to_us,
                                  request.by_time_of_day)
     target = request.target_service_level or DEFAULT_TARGET_SERVICE_LEVEL
@@ -95,27 +95,15 @@ def validate_request(request: Any, settings: ReportingSettings) -> StaffingQuery
                          max_occupancy, request.shrinkage, patience_s, request.model, request.by_time_of_day)
 
 
-def _check_range(from_us: int, to_us: int) -> None:
-    if from_us < 0:
-        raise InvalidArgument("from_us", "must be µs since the epoch (0 or more)")
-    if to_us <= from_us:
-        raise InvalidArgument("to_us", "must be after from_us (the range is [from_us, to_us))")
-    for field, value in (("from_us", from_us), ("to_us", to_us)):
-        if value % BUCKET_US:
-            raise InvalidArgument(field, "must be a multiple of 15 minutes (900 s): staffing reads 15-minute roll-ups")
-
-
 def _check_interval(interval_s: int, from_us: int, to_us: int, by_time_of_day: bool) -> int:
-    if interval_s <= 0 or interval_s % BUCKET_S:
-        raise InvalidArgument("interval_s", "must be a positive multiple of 900 seconds (0 means 1800)")
-    interval_us = interval_s * US
-    if (to_us - from_us) % interval_us:
+    """The report checks (formulas.check_interval_s), and whole intervals: of the
+    range, and of a day when by time of day."""
+    # By time of day the rows are at most a day's intervals however long the range.
+    formulas.check_interval_s(interval_s, from_us, to_us, max_intervals=sys.maxsize if by_time_of_day else MAX_ROWS)
+    if (to_us - from_us) % (interval_s * US):
         raise InvalidArgument("interval_s", "must divide the range [from_us, to_us) into whole intervals")
     if by_time_of_day and DAY_S % interval_s:
         raise InvalidArgument("interval_s", "must divide a day (86400 s) into whole intervals when by_time_of_day")
-    if not by_time_of_day and (to_us - from_us) // interval_us > MAX_ROWS:
-        raise InvalidArgument("to_us", f"the range holds more than {MAX_ROWS} intervals of {interval_s} s: "
-                                       "shorten it, lengthen interval_s, or ask by_time_of_day")
     return interval_s
 
 

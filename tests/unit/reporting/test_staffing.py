@@ -44,7 +44,7 @@ def test_defaults_fill_in():
     (dict(interval_s=-1800), "interval_s"),
     (dict(to_us=MIDNIGHT + 2700 * S, interval_s=1800), "interval_s"),  # 45 minutes: not whole intervals
     (dict(to_us=MIDNIGHT + 5 * DAY, interval_s=36_000, by_time_of_day=True), "interval_s"),  # does not divide a day
-    (dict(to_us=MIDNIGHT + 40 * DAY, interval_s=900), "to_us"),     # 3840 rows
+    (dict(to_us=MIDNIGHT + 40 * DAY, interval_s=900), "interval_s"),  # 3840 rows
     (dict(target_service_level=1.0), "target_service_level"),
     (dict(target_service_level=-0.2), "target_service_level"),
     (dict(target_service_level=math.nan), "target_service_level"),
