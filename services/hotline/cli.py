@@ -10,6 +10,8 @@
     hotline migrate     ClickHouse schema migrations (up, down, status)
     hotline simulator   the FreeSWITCH simulator on its own (ESL on :8021)
     hotline freeswitch-check  check a FreeSWITCH configuration tree against these settings
+    hotline cdr export  call detail records as CSV, streamed from the reporting API
+    hotline staffing    agents needed per interval (Erlang C / Erlang A) from the reporting API
     hotline bench routing     print the ACD's in-process decision figures
     hotline bench ewt         print the expected-wait estimator's error against simulated outcomes
     hotline bench e2e         print calls/s and queue-to-bridge end to end (simulator, routing, IVR, Kafka)
@@ -40,6 +42,8 @@ ROLES: dict[str, str] = {
     "migrate": "apply, revert or list ClickHouse schema migrations",
     "simulator": "run the FreeSWITCH simulator (ESL) on its own, for trying Hotline without FreeSWITCH",
     "freeswitch-check": "check a FreeSWITCH configuration tree (freeswitch/conf) against Hotline's settings",
+    "cdr": "export call detail records as CSV from the reporting API (cdr export --from ... --to ...)",
+    "staffing": "print the agents needed per interval (Erlang C or Erlang A) from the reporting API's history",
     "bench": "run a benchmark and print its figures (routing: the ACD's decisions in process; "
              "ewt: expected-wait accuracy against simulated outcomes; "
              "e2e: calls/s end to end through Kafka, ESL and the simulator, separate processes)",
@@ -78,7 +82,62 @@ def build_parser() -> argparse.ArgumentParser:
         if role == "freeswitch-check":
             p.add_argument("--conf", default="freeswitch/conf",
                            help="the FreeSWITCH configuration directory (default freeswitch/conf)")
+        if role == "cdr":
+            _cdr_args(p)
+        if role == "staffing":
+            _staffing_args(p)
     return parser
+
+
+def _utc_us(text: str) -> int:
+    """An ISO-8601 time (UTC unless it carries an offset) as µs since the epoch."""
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time such as 2026-11-01T00:00 "
+                                         "(UTC unless it carries an offset such as +01:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (moment - epoch) // datetime.timedelta(microseconds=1)
+
+
+def _reporting_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="from_us", type=_utc_us, required=True, metavar="TIME",
+                   help="start, ISO-8601 (e.g. 2026-11-01T00:00; UTC unless it carries an offset)")
+    p.add_argument("--to", dest="to_us", type=_utc_us, required=True, metavar="TIME", help="end (excluded)")
+    p.add_argument("--queue", default="", help="one queue only (default: every queue)")
+    p.add_argument("--reporting-address", metavar="HOST:PORT",
+                   help="the reporting gRPC API (default: HOTLINE_GRPC_REPORTING)")
+
+
+def _cdr_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="cdr_action", required=True, metavar="ACTION")
+    e = actions.add_parser("export", help="write the CDRs of calls that started in [--from, --to) as CSV",
+                           description="Write the CDRs of calls that started in [--from, --to) as CSV "
+                                       "(docs/cdr-export.md), oldest first, streamed from the reporting API.")
+    _reporting_args(e)
+    e.add_argument("--out", default="-", help="CSV file to write; - for standard output (the default)")
+    e.add_argument("--batch-size", type=int, default=0, help="CDRs per streamed message (default 1000, at most 10000)")
+    e.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw a progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _staffing_args(p: argparse.ArgumentParser) -> None:
+    _reporting_args(p)
+    p.add_argument("--interval", type=int, default=0, help="interval in seconds, a multiple of 900 (default 1800)")
+    p.add_argument("--by-time-of-day", action="store_true",
+                   help="one row per interval of the day, averaged over the days (pass a midnight as --from)")
+    p.add_argument("--model", choices=("erlang-c", "erlang-a"), default="erlang-c",
+                   help="erlang-a: callers abandon (patience from the history unless --patience)")
+    p.add_argument("--target", type=float, default=0.0, help="target service level, 0..1 (default 0.8)")
+    p.add_argument("--threshold", type=int, default=0,
+                   help="service-level threshold in seconds (default: HOTLINE_REPORTING_SERVICE_LEVEL_THRESHOLD_S)")
+    p.add_argument("--max-occupancy", type=float, default=0.0, help="occupancy cap, 0..1 (default 0.85)")
+    p.add_argument("--shrinkage", type=float, default=0.0, help="share of paid time off the phones, 0..1 (default 0)")
+    p.add_argument("--patience", type=float, default=0.0, help="Erlang A: mean patience in seconds (default: estimated)")
 
 
 def wait_for_signal() -> None:
@@ -166,7 +225,79 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
     if role == "freeswitch-check":
         from hotline.freeswitch import confcheck
         return confcheck.report(confcheck.check_tree(args.conf, settings=settings), args.conf)
+    if role == "cdr":
+        return _cdr_export(args, settings)
+    if role == "staffing":
+        return _staffing(args, settings)
     raise SystemExit(f"unknown role {role}")
+
+
+# Request fields as the reporting commands' flags, for error messages.
+_FLAGS = {"from_us": "--from", "to_us": "--to", "queue": "--queue", "batch_size": "--batch-size",
+          "interval_s": "--interval", "target_service_level": "--target", "service_level_threshold_s": "--threshold",
+          "max_occupancy": "--max-occupancy", "shrinkage": "--shrinkage", "patience_s": "--patience"}
+
+
+def _reporting_call(command: str, args: argparse.Namespace, settings: Any, call: Callable[[Any], int]) -> int:
+    """Run ``call(stub)`` against the reporting API: 0 when it succeeds, 2 for bad
+    input (checked here first, or refused by the server), 1 when the API fails."""
+    import grpc
+
+    from hotline.common.errors import InvalidArgument
+    from hotline.proto.reporting.v1 import reporting_pb2_grpc
+
+    address = args.reporting_address or settings.grpc.reporting
+    channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+    try:
+        return call(reporting_pb2_grpc.ReportingStub(channel))
+    except InvalidArgument as exc:
+        print(f"hotline {command}: {_FLAGS.get(exc.field, exc.field)}: {exc.message}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:
+        code = exc.code()
+        print(f"hotline {command}: the reporting API at {address} answered {code.name}: {exc.details()}",
+              file=sys.stderr)
+        return 2 if code == grpc.StatusCode.INVALID_ARGUMENT else 1
+    finally:
+        channel.close()
+
+
+def _cdr_export(args: argparse.Namespace, settings: Any) -> int:
+    from hotline.proto.reporting.v1 import reporting_pb2
+    from hotline.reporting import export
+
+    request = reporting_pb2.ExportCdrsRequest(from_us=args.from_us, to_us=args.to_us, queue=args.queue,
+                                              batch_size=args.batch_size)
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+
+    def run(stub: Any) -> int:
+        export.validate_request(request)
+        written, _ = export.run_export(stub, request, args.out, progress=export.Progress(sys.stderr) if show else None,
+                                       stdout=sys.stdout)
+        where = "standard output" if args.out == "-" else args.out
+        print(f"hotline cdr export: {written:,} CDRs written to {where}", file=sys.stderr)
+        return 0
+
+    return _reporting_call("cdr export", args, settings, run)
+
+
+def _staffing(args: argparse.Namespace, settings: Any) -> int:
+    from hotline.proto.reporting.v1 import reporting_pb2
+    from hotline.reporting import staffing
+
+    model = reporting_pb2.ERLANG_A if args.model == "erlang-a" else reporting_pb2.ERLANG_C
+    request = reporting_pb2.StaffingRequest(
+        queue=args.queue, from_us=args.from_us, to_us=args.to_us, interval_s=args.interval,
+        target_service_level=args.target, service_level_threshold_s=args.threshold, max_occupancy=args.max_occupancy,
+        shrinkage=args.shrinkage, patience_s=args.patience, model=model, by_time_of_day=args.by_time_of_day)
+
+    def run(stub: Any) -> int:
+        staffing.validate_request(request, settings.reporting)
+        report = stub.GetStaffing(request, timeout=120)
+        sys.stdout.write(staffing.format_report(report, by_time_of_day=args.by_time_of_day))
+        return 0
+
+    return _reporting_call("staffing", args, settings, run)
 
 
 def main(argv: Sequence[str] | None = None, *, run: Callable[..., int] = run_role) -> int:
@@ -182,7 +313,7 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[..., int] = run_rol
     except ConfigError as exc:
         print(f"hotline: configuration error: {exc}", file=sys.stderr)
         return 2
-    interactive = args.role in ("demo", "migrate", "freeswitch-check", "bench")
+    interactive = args.role in ("demo", "migrate", "freeswitch-check", "bench", "cdr", "staffing")
     hlog.configure(settings.log.level if not interactive else "WARNING",
                    json_output=settings.log.json and not interactive,
                    stream=sys.stderr if interactive else None)
