@@ -43,6 +43,7 @@ MAX_GRANULES = 10_000
 US = formulas.US
 
 # The cdrs table's columns are the Cdr message's fields, by name (ingest stores them so).
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _CDR = events_pb2.Cdr.DESCRIPTOR
 CDR_FIELDS: tuple[str, ...] = tuple(f.name for f in _CDR.fields)
 
@@ -92,7 +93,11 @@ def granule_us(q: ExportQuery) -> int:
 
 
 def _raw_filter(q: ExportQuery, from_us: int, to_us: int) -> str:
-    text = sql.render("start_us >= {from_us} AND start_us < {to_us}", from_us=from_us, to_us=to_us)
+    """Raw cdrs rows of [from_us, to_us) (and the queue). The ``day`` bounds (the
+    partition key's column, derived from start_us) let ClickHouse skip every part
+    whose days lie outside: start_us is not in the table's sort key."""
+    text = sql.render("day >= {first_day} AND day <= {last_day} AND start_us >= {from_us} AND start_us < {to_us}",
+                      first_day=utc_day(from_us), last_day=utc_day(to_us - 1), from_us=from_us, to_us=to_us)
     if q.queue:
         text += sql.render(" AND queue = {queue}", queue=q.queue)
     return text
@@ -252,10 +257,14 @@ def csv_row(cdr: events_pb2.Cdr) -> list[str]:
     return out
 
 
+def utc_day(t_us: int) -> datetime.date:
+    """The UTC date of a µs time, as the tables' ``day`` column has it."""
+    return (_EPOCH + datetime.timedelta(microseconds=t_us)).date()
+
+
 def iso_utc(t_us: int) -> str:
     """µs since the epoch as e.g. 2026-11-01T09:30:00.250000Z."""
-    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=t_us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (_EPOCH + datetime.timedelta(microseconds=t_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Progress:
