@@ -61,7 +61,7 @@ from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
 
-IVR_EVENTS = getattr(topics, "IVR_EVENTS", "ivr-events")
+IVR_EVENTS = topics.IVR_EVENTS
 CALL_SPAN_US = 8 * 3600 * US          # offers and wrap-ups count within 8 h of the call's enqueue
 MAX_STATE_US = 7 * 86_400 * US        # longest agent state interval split into buckets
 MAX_BUCKETS_PER_STATEMENT = 96 * 7    # a statement recomputes at most a week of buckets (rebuild chunks)
