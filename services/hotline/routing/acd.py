@@ -39,7 +39,7 @@ import logging
 import math
 import re
 import uuid
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from hotline.common.errors import Conflict, InvalidArgument, NotFound
 from hotline.proto.events.v1 import events_pb2 as ev
@@ -318,7 +318,9 @@ class Acd:
         # Calls that left the ACD (overflowed, rejected, or the caller left a
         # number) while the caller's channel lives on: for the caller's CDR.
         self.departed: dict[str, QueuedCall] = {}
-        self.outbox: list[tuple[str, object]] = []     # ("agent"|"queue", message)
+        # ("agent"|"queue", message class, fields): the messages are built when
+        # drained, off the decision's path.
+        self.outbox: list[tuple[str, type, dict[str, object]]] = []
         self.actions: list[Action] = []
         self._seq = itertools.count(1)
         self._tiers: dict[str, dict[str, int]] = {}     # queue -> agent id -> tier (agents with a tier > 1)
@@ -523,8 +525,8 @@ class Acd:
             self.selector.set_ready(agent.agent_id)
         else:
             self.selector.set_busy(agent.agent_id)
-        self.outbox.append(("agent", ev.AgentStateEvent(
-            event_id=self.new_uuid(), agent_id=agent.agent_id, state=state, previous_state=previous,
+        self.outbox.append(("agent", ev.AgentStateEvent, dict(
+            agent_id=agent.agent_id, state=state, previous_state=previous,
             reason=reason, timestamp_us=now, previous_state_since_us=previous_since,
             call_uuid=call_uuid or leaving_call, queue=queue or leaving_queue,
             call_enqueue_us=agent.call_enqueue_us if call_uuid else leaving_enqueue_us,
@@ -711,8 +713,8 @@ class Acd:
     def _queue_event(self, call: QueuedCall, type_: int, *, agent_id: str = "", position: int = 0,
                      reason: str = "", destination: str = "", ewt_s: int = 0, attempt: int = 0) -> None:
         now = self.clock_us()
-        self.outbox.append(("queue", ev.QueueEvent(
-            event_id=self.new_uuid(), call_uuid=call.call_uuid, queue=call.queue, type=type_, timestamp_us=now,
+        self.outbox.append(("queue", ev.QueueEvent, dict(
+            call_uuid=call.call_uuid, queue=call.queue, type=type_, timestamp_us=now,
             agent_id=agent_id, ani=call.ani, dnis=call.dnis, position=position,
             wait_us=now - call.enqueued_us, node_id=call.node_id, reason=reason, caller_name=call.caller_name,
             destination=destination, priority=call.priority, callback_number=call.callback_number,
@@ -1074,9 +1076,10 @@ class Acd:
         self.tick()
         return ended
 
-    def drain(self) -> list[tuple[str, object]]:
+    def drain(self) -> list[tuple[str, Any]]:
+        """The events decided since the last drain, in order, as ("agent"|"queue", message)."""
         out, self.outbox = self.outbox, []
-        return out
+        return [(kind, cls(event_id=self.new_uuid(), **fields)) for kind, cls, fields in out]
 
     def take_actions(self) -> list[Action]:
         out, self.actions = self.actions, []
