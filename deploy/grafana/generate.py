@@ -32,7 +32,7 @@ import re
 import sys
 from typing import Any, Iterable
 
-from hotline.reporting import migrations
+from hotline.reporting import formulas, realtime
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUTPUT_DIRS = (ROOT / "deploy" / "grafana" / "dashboards", ROOT / "charts" / "hotline" / "dashboards")
@@ -51,20 +51,18 @@ AGENTS = "${agent:singlequote}"
 FLOWS = "${flow:singlequote}"
 INTERVAL = "${interval}"              # seconds: 900, 1800, 3600, 86400
 SL_THRESHOLD = "${sl_threshold}"      # seconds, a multiple of 5 up to 300
-SHORT_ABANDON = "${short_abandon}"    # seconds, a multiple of 5, <= every SL threshold offered
+SHORT_ABANDON = "${short_abandon}"    # seconds, a multiple of 5 <= every SL threshold offered; -1: none
 RATE = "$__rate_interval"
 
-REALTIME_LOOKBACK_MS = 86_400_000     # real-time panels read the raw rows of the last 24 h before ${__to}
-
-HIST_STEP_S = migrations.HIST_STEP_S
-assert migrations.HIST_SLOTS == 62 and HIST_STEP_S == 5, "the wait histograms changed: review within()"
-
-# Queue events after which a call still waits (the caller on the line, or a
-# callback keeping its place). CALLBACK_DIALING: an agent has it;
-# CALLBACK_FAILED: ended, or waiting for a retry (offered again then).
-WAITING_EVENTS = ("QUEUE_ENQUEUED", "QUEUE_OFFERED", "QUEUE_OFFER_FAILED", "QUEUE_PRIORITY_CHANGED",
-                  "QUEUE_ANNOUNCED", "QUEUE_CALLBACK_REQUESTED")
+# Real-time panels read what GetRealtime reads (hotline.reporting.realtime):
+# the raw queue events of the last 6 h and agent events of the last 24 h
+# before ${__to}, with the same rules.
+WAITING_WINDOW_MS = realtime.WAITING_WINDOW_US // 1000
+AGENT_WINDOW_MS = realtime.AGENT_WINDOW_US // 1000
 AGENT_STATES = ("READY", "RESERVED", "ON_CALL", "WRAP_UP", "NOT_READY")
+assert set(AGENT_STATES) == set(formulas.AGENT_STATES), "agent states changed: review the wallboard's columns"
+
+HIST_STEP_S = formulas.HIST_STEP_S
 
 
 def ratio(numerator: str, denominator: str) -> str:
@@ -73,8 +71,9 @@ def ratio(numerator: str, denominator: str) -> str:
 
 
 def within(hist: str, seconds: str) -> str:
-    """Calls of a wait histogram with wait <= seconds (a multiple of 5): slots 0 .. seconds/5."""
-    return f"arraySum(arraySlice({hist}, 1, intDiv({seconds}, {HIST_STEP_S}) + 1))"
+    """Calls of a wait histogram with wait <= seconds (a multiple of 5): slots
+    0 .. seconds/5; none for -1 (as formulas.slots_upto)."""
+    return f"arraySum(arraySlice({hist}, 1, intDiv({seconds} + {HIST_STEP_S}, {HIST_STEP_S})))"
 
 
 def time_bucket(column: str = "bucket_us") -> str:
@@ -371,7 +370,7 @@ QUEUE_VAR = query_variable("queue", "Queue", (
     "    SELECT member AS q FROM call_stats_15m WHERE dimension = 'queue'\n"
     "    UNION ALL\n"
     "    SELECT queue AS q FROM queue_events\n"
-    f"    WHERE timestamp_us >= (${{__to}} - {REALTIME_LOOKBACK_MS}) * 1000 AND queue != ''\n"
+    f"    WHERE timestamp_us >= (${{__to}} - {WAITING_WINDOW_MS}) * 1000 AND queue != ''\n"
     ") AS queues\nORDER BY q"))
 AGENT_VAR = query_variable("agent", "Agent", "SELECT DISTINCT agent_id FROM agent_time_15m ORDER BY agent_id")
 FLOW_VAR = query_variable("flow", "IVR flow", "SELECT DISTINCT flow FROM ivr_stats_15m ORDER BY flow")
@@ -385,17 +384,21 @@ SL_VAR = custom_variable(
     "Service level threshold T in seconds (a multiple of 5 up to 300: the wait histograms' resolution)")
 SHORT_VAR = custom_variable(
     "short_abandon", "Short abandon within",
-    [("none", "0"), ("5 s", "5"), ("10 s", "10")], "5",
+    [("none", "-1"), ("5 s", "5"), ("10 s", "10")], "5",
     "Callers who hung up within this wait are short abandons: left out of offered for service level "
-    "and abandon rate ('none' leaves out only waits of exactly 0)")
+    "and abandon rate")
 
 
 # --- SQL of the panels -------------------------------------------------------------
 
-def _raw_since_lookback(column: str) -> str:
-    """The raw rows of the last 24 h before ${__to}, partitions pruned by day."""
-    return (f"{column} >= (${{__to}} - {REALTIME_LOOKBACK_MS}) * 1000 AND {column} <= {TO_US}\n"
-            f"      AND day >= toDate(toDateTime(intDiv(${{__to}} - {REALTIME_LOOKBACK_MS}, 1000), 'UTC'))")
+def _raw_window(window_ms: int) -> str:
+    """Raw rows of the window_ms before ${__to} (timestamp_us), partitions pruned by day."""
+    return (f"timestamp_us >= (${{__to}} - {window_ms}) * 1000 AND timestamp_us <= {TO_US}\n"
+            f"      AND day >= toDate(toDateTime(intDiv(${{__to}} - {window_ms}, 1000), 'UTC'))")
+
+
+def _in(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 
 def queue_figures_sql(names: list[str], *, by: str = "", series: bool = False) -> str:
@@ -412,34 +415,38 @@ def queue_figures_sql(names: list[str], *, by: str = "", series: bool = False) -
 
 
 def queues_now_sql() -> str:
-    """Per queue now: calls waiting and the longest wait (each call's latest
-    queue event in the last 24 h), agents serving it by state (each agent's
-    latest state event, exploded over its queues). UNION ALL of the two, so a
-    queue shows with waiting calls and no agent, or agents and no call."""
-    waiting_in = ", ".join(f"'{t}'" for t in WAITING_EVENTS)
-    calls = (f"SELECT queue AS c_queue, call_uuid,\n"
-             f"       argMax(type, timestamp_us) AS c_last_type,\n"
-             f"       minIf(timestamp_us, type = 'QUEUE_ENQUEUED') AS c_enqueued_us\n"
-             f"FROM queue_events\n"
-             f"WHERE {_raw_since_lookback('timestamp_us')}\n"
-             f"      AND queue IN ({QUEUES})\n"
-             f"GROUP BY queue, call_uuid")
+    """Per queue now: calls waiting and the longest wait, agents serving it by
+    state; the rules of hotline.reporting.realtime. A call's latest queue
+    event decides (a move to another queue, OVERFLOWED then ENQUEUED at the
+    same µs, and an end win ties); it waits since that event's timestamp -
+    wait_us. An agent's latest state event counts in each queue of its queues
+    array. UNION ALL of the two, so a queue shows with waiting calls and no
+    agent, or agents and no call."""
+    rank = (f"multiIf(type = 'QUEUE_OVERFLOWED', 0, type = 'QUEUE_ENQUEUED', 1, "
+            f"type IN ({_in(realtime.WAITING_TYPES)}), 2, 3)")
+    events = (f"SELECT call_uuid, queue, type, timestamp_us, wait_us, timestamp_us * 4 + {rank} AS w_order\n"
+              f"FROM queue_events\n"
+              f"WHERE {_raw_window(WAITING_WINDOW_MS)}")
+    calls = (f"SELECT argMax(queue, w_order) AS w_queue, argMax(type, w_order) AS w_type,\n"
+             f"       argMax(timestamp_us - wait_us, w_order) AS w_since\n"
+             f"FROM (\n{indent(events)}\n) AS events\n"
+             f"GROUP BY call_uuid")
     zero_agents = ", ".join(f"toUInt64(0) AS a_{s.lower()}" for s in AGENT_STATES)
-    waiting = (f"SELECT c_queue AS queue, toUInt64(count()) AS w_waiting,\n"
-               f"       toFloat64(max({TO_US} - c_enqueued_us)) / 1000000 AS w_longest_s,\n"
+    waiting = (f"SELECT w_queue AS queue, toUInt64(count()) AS w_waiting,\n"
+               f"       toFloat64(max({TO_US} - w_since)) / 1000000 AS w_longest_s,\n"
                f"       {zero_agents}\n"
                f"FROM (\n{indent(calls)}\n) AS calls\n"
-               f"WHERE c_last_type IN ({waiting_in}) AND c_enqueued_us > 0\n"
-               f"GROUP BY c_queue")
+               f"WHERE w_type IN ({_in(realtime.WAITING_TYPES)}) AND w_queue IN ({QUEUES})\n"
+               f"GROUP BY w_queue")
     latest = (f"SELECT agent_id, argMax(state, timestamp_us) AS a_state, argMax(queues, timestamp_us) AS a_queues\n"
               f"FROM agent_states\n"
-              f"WHERE {_raw_since_lookback('timestamp_us')}\n"
+              f"WHERE {_raw_window(AGENT_WINDOW_MS)}\n"
               f"GROUP BY agent_id")
     by_state = ", ".join(f"toUInt64(countIf(a_state = '{s}'))" for s in AGENT_STATES)
     agents = (f"SELECT queue, toUInt64(0), toFloat64(0),\n       {by_state}\n"
               f"FROM (\n{indent(latest)}\n) AS agents\n"
               f"ARRAY JOIN a_queues AS queue\n"
-              f"WHERE a_state != 'LOGGED_OUT' AND queue IN ({QUEUES})\n"
+              f"WHERE a_state != '{formulas.LOGGED_OUT}' AND queue IN ({QUEUES})\n"
               f"GROUP BY queue")
     select = select_list([("queue", "queue"), ("calls_waiting", "sum(w_waiting)"),
                           ("longest_wait_s", "max(w_longest_s)")]
@@ -448,18 +455,22 @@ def queues_now_sql() -> str:
 
 
 def agents_now_sql() -> str:
-    """Each agent serving a selected queue: the latest state event of the last 24 h."""
+    """Each agent serving a selected queue, as GetRealtime shows it: the latest
+    state event (last 24 h), the reason while NOT_READY, the call's queue
+    while ringing, on a call or in wrap-up, time in state up to now."""
     latest = (f"SELECT agent_id, argMax(state, timestamp_us) AS a_state, argMax(reason, timestamp_us) AS a_reason,\n"
               f"       argMax(queue, timestamp_us) AS a_queue, argMax(queues, timestamp_us) AS a_queues,\n"
               f"       max(timestamp_us) AS a_since_us\n"
               f"FROM agent_states\n"
-              f"WHERE {_raw_since_lookback('timestamp_us')}\n"
+              f"WHERE {_raw_window(AGENT_WINDOW_MS)}\n"
               f"GROUP BY agent_id")
-    select = select_list([("agent_id", "agent_id"), ("state", "a_state"), ("reason", "a_reason"),
-                          ("queue", "a_queue"), ("since", "toDateTime(intDiv(a_since_us, 1000000), 'UTC')"),
-                          ("time_in_state_s", f"({TO_US} - a_since_us) / 1000000")])
+    select = select_list([("agent_id", "agent_id"), ("state", "a_state"),
+                          ("reason", "if(a_state = 'NOT_READY', a_reason, '')"),
+                          ("queue", f"if(a_state IN ({_in(realtime.CALL_STATES)}), a_queue, '')"),
+                          ("since", "toDateTime(intDiv(a_since_us, 1000000), 'UTC')"),
+                          ("time_in_state_s", f"greatest(0, {TO_US} - a_since_us) / 1000000")])
     return query(select, latest, alias="agents",
-                 where=f"a_state != 'LOGGED_OUT' AND hasAny(a_queues, [{QUEUES}])",
+                 where=f"a_state != '{formulas.LOGGED_OUT}' AND hasAny(a_queues, [{QUEUES}])",
                  order_by="state, time_in_state_s DESC")
 
 
@@ -554,8 +565,8 @@ def wallboard() -> dict[str, Any]:
               exprs=((f'sum by (queue, state) (hotline_routing_queue_agents{{queue=~"{QUEUE_REGEX}", '
                       f'state!="LOGGED_OUT"}})', "{{queue}} {{state}}"),)),
         Panel("Queues now", "table", 12, 8,
-              "From ClickHouse: each call's latest queue event and each agent's latest state in the last 24 h "
-              "(the same figures as the live panels, seconds behind, for when Prometheus is not scraped).",
+              "From ClickHouse, as GetRealtime: each call's latest queue event (last 6 h) and each agent's latest "
+              "state (last 24 h); the live panels' figures seconds later, also without Prometheus.",
               sql=queues_now_sql(),
               columns=("queue", "calls_waiting", "longest_wait_s", *(s.lower() for s in AGENT_STATES))),
         Panel("Agents now", "table", 12, 8,

@@ -228,17 +228,22 @@ IVR_STATS = [
 ]
 # main: 10 calls entered, 3 completed in the IVR: containment 0.3; menu drop-off 2/12.
 
-QUEUE_EVENT_COLUMNS = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "ingested_us")
+QUEUE_EVENT_COLUMNS = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "wait_us", "ingested_us")
 QUEUE_EVENTS = [
-    ("q1", "c1", "support", "QUEUE_ENQUEUED", NOW_US - 90 * S),       # waiting 90 s
-    ("q2", "c1", "support", "QUEUE_ANNOUNCED", NOW_US - 60 * S),
-    ("q3", "c2", "support", "QUEUE_ENQUEUED", NOW_US - 300 * S),      # answered
-    ("q4", "c2", "support", "QUEUE_OFFERED", NOW_US - 290 * S),
-    ("q5", "c2", "support", "QUEUE_CONNECTED", NOW_US - 280 * S),
-    ("q6", "c3", "sales", "QUEUE_ENQUEUED", NOW_US - 30 * S),         # waiting 30 s (stored twice)
-    ("q6", "c3", "sales", "QUEUE_ENQUEUED", NOW_US - 30 * S),
-    ("q7", "c4", "support", "QUEUE_ENQUEUED", NOW_US - 200 * S),      # abandoned
-    ("q8", "c4", "support", "QUEUE_ABANDONED", NOW_US - 100 * S),
+    ("q1", "c1", "support", "QUEUE_ENQUEUED", NOW_US - 90 * S, 0),             # waiting 90 s
+    ("q2", "c1", "support", "QUEUE_ANNOUNCED", NOW_US - 60 * S, 30 * S),
+    ("q3", "c2", "support", "QUEUE_ENQUEUED", NOW_US - 300 * S, 0),            # answered
+    ("q4", "c2", "support", "QUEUE_OFFERED", NOW_US - 290 * S, 10 * S),
+    ("q5", "c2", "support", "QUEUE_CONNECTED", NOW_US - 280 * S, 20 * S),
+    ("q6", "c3", "sales", "QUEUE_ENQUEUED", NOW_US - 30 * S, 0),               # waiting 30 s (stored twice)
+    ("q6", "c3", "sales", "QUEUE_ENQUEUED", NOW_US - 30 * S, 0),
+    ("q7", "c4", "support", "QUEUE_ENQUEUED", NOW_US - 200 * S, 0),            # abandoned
+    ("q8", "c4", "support", "QUEUE_ABANDONED", NOW_US - 100 * S, 100 * S),
+    # Overflowed from support to sales in the same µs: waiting 100 s in sales.
+    ("q9", "c5", "support", "QUEUE_ENQUEUED", NOW_US - 400 * S, 0),
+    ("q10", "c5", "sales", "QUEUE_ENQUEUED", NOW_US - 100 * S, 0),
+    ("q11", "c5", "support", "QUEUE_OVERFLOWED", NOW_US - 100 * S, 300 * S),
+    ("q12", "c6", "support", "QUEUE_ENQUEUED", NOW_US - 7 * 3600 * S, 0),     # older than the 6 h window
 ]
 
 AGENT_STATE_COLUMNS = ("event_id", "agent_id", "state", "previous_state", "reason", "timestamp_us",
@@ -371,9 +376,9 @@ def test_queue_figures_follow_the_standard_formulas(seeded):
                           sl_threshold="20", short_abandon="5")
     assert_figures(total, {k: SUPPORT[k] for k in ("offered", "answered", "abandoned", "sl_against",
                                                    "abandon_rate", "asa_s", "aht_s")})
-    # With no short-abandon rule only waits of exactly 0 s would be short: none here.
+    # No short-abandon rule: every abandon counts.
     (total,) = panel_rows(seeded, "hotline-queues", "Selected queues, whole range", queue=["support"],
-                          sl_threshold="20", short_abandon="0")
+                          sl_threshold="20", short_abandon="-1")
     assert_figures(total, {"sl_against": 7 / 15, "abandon_rate": 4 / 15})
     # T = 10 s: answered within 0, 4, 4 | 5 = 4; abandoned within 3 | 2 = 2 (both short).
     (support,) = [r for r in panel_rows(seeded, "hotline-queues", "By queue, whole range", queue=QUEUES,
@@ -407,7 +412,7 @@ def test_wallboard_now_panels_read_the_latest_events(seeded):
     rows = {r["queue"]: r for r in panel_rows(seeded, "hotline-wallboard", "Queues now", queue=QUEUES)}
     assert_figures(rows["support"], {"calls_waiting": 1, "longest_wait_s": 90.0, "ready": 1, "on_call": 1,
                                      "not_ready": 0, "reserved": 0, "wrap_up": 0})
-    assert_figures(rows["sales"], {"calls_waiting": 1, "longest_wait_s": 30.0, "ready": 1, "not_ready": 1})
+    assert_figures(rows["sales"], {"calls_waiting": 2, "longest_wait_s": 100.0, "ready": 1, "not_ready": 1})
 
     agents = {r["agent_id"]: r for r in panel_rows(seeded, "hotline-wallboard", "Agents now", queue=QUEUES)}
     assert set(agents) == {"a1", "a2", "a4"}           # a3 logged out
@@ -433,6 +438,51 @@ def test_ivr_containment_and_drop_off(seeded):
     nodes = {(r["flow"], r["node"]): r for r in panel_rows(seeded, "hotline-ivr", "Nodes", flow=["main"])}
     assert_figures(nodes[("main", "menu")], {"visits": 12, "hangups": 2, "drop_off": 2 / 12, "avg_time_s": 10.0})
     assert nodes[("main", "menu")]["node_type"] == "menu"
+
+
+def test_panels_agree_with_the_reporting_api(seeded):
+    """The dashboards and the gRPC reports (hotline.reporting.queries and
+    realtime) compute the same figures from the same rows."""
+    from hotline.reporting import queries, realtime
+
+    report = queries.interval_report(seeded, from_us=FROM_US, to_us=NOW_US, interval_s=86400, threshold_s=20,
+                                     short_abandon_s=5)
+    panel = {r["queue"]: r for r in panel_rows(seeded, "hotline-queues", "By queue, whole range", queue=QUEUES,
+                                               sl_threshold="20", short_abandon="5")}
+    assert sorted(panel) == sorted(r.member for r in report.rows) == QUEUES
+    for row in report.rows:
+        c = row.counts
+        assert_figures(panel[row.member], {
+            "offered": c.offered, "answered": c.answered, "abandoned": c.abandoned,
+            "short_abandoned": c.short_abandoned, "flowed_out": c.flowed_out, "answered_within": c.answered_within,
+            "sl_ignored": row.service_level_abandons_ignored, "sl_against": row.service_level_abandons_against,
+            "sl_for": row.service_level_abandons_for, "abandon_rate": row.abandon_rate, "asa_s": row.asa_s,
+            "aht_s": row.aht_s, "max_wait_s": row.max_wait_s, "avg_abandon_wait_s": row.avg_abandon_wait_s})
+
+    agents = queries.agent_report(seeded, from_us=FROM_US, to_us=NOW_US, interval_s=86400)
+    panel = {r["agent"]: r for r in panel_rows(seeded, "hotline-agents", "Agents", agent=["a1", "a2"])}
+    for row in agents.rows:
+        assert_figures(panel[row.agent_id], {"handled": row.counts.handled, "aht_s": row.aht_s,
+                                             "occupancy": row.occupancy,
+                                             "not_ready_s": row.counts.not_ready_us / S})
+
+    ivr = queries.ivr_report(seeded, from_us=FROM_US, to_us=NOW_US)
+    flows = {r["flow"]: r for r in panel_rows(seeded, "hotline-ivr", "Flows", flow=["billing", "main"])}
+    assert {f.flow: f.containment_rate for f in ivr.flows} == {k: v["containment"] for k, v in flows.items()}
+    nodes = {(r["flow"], r["node"]): r for r in panel_rows(seeded, "hotline-ivr", "Nodes", flow=["billing", "main"])}
+    assert {(n.counts.flow, n.counts.node): n.drop_off_rate for n in ivr.nodes} == \
+        {k: v["drop_off"] for k, v in nodes.items()}
+
+    now = realtime.realtime(seeded, now_us=NOW_US, queues=QUEUES)
+    panel = {r["queue"]: r for r in panel_rows(seeded, "hotline-wallboard", "Queues now", queue=QUEUES)}
+    for q in now.queues:
+        assert (panel[q.queue]["calls_waiting"], panel[q.queue]["longest_wait_s"]) == \
+            (q.calls_waiting, q.longest_wait_s), q
+        shown = {s: panel[q.queue][s.lower()] for s in ("READY", "RESERVED", "ON_CALL", "WRAP_UP", "NOT_READY")}
+        assert {k: v for k, v in shown.items() if v} == q.agents_by_state, q
+    panel = {r["agent_id"]: r for r in panel_rows(seeded, "hotline-wallboard", "Agents now", queue=QUEUES)}
+    assert {a.agent_id: (a.state, a.reason, a.queue, a.time_in_state_s) for a in now.agents} == \
+        {k: (v["state"], v["reason"], v["queue"], v["time_in_state_s"]) for k, v in panel.items()}
 
 
 # --- Prometheus, data sources, variables, freshness (no engine needed) ----------------------
