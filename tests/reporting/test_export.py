@@ -124,6 +124,12 @@ def test_no_query_reads_more_than_a_batch(stored):
     assert max(pages) <= 3 and sum(pages) == 25
 
 
+def test_everything_ever(stored):
+    batches = export_all(stored, from_us=0, to_us=export.MAX_TO_US)
+    assert [c for b in batches for c in b.cdrs] == expected(SALES_CALLS + OTHERS)
+    assert batches[-1].sent == batches[-1].total == 27
+
+
 def test_nothing_to_export_is_one_empty_batch(stored):
     assert export_all(stored, queue="nobody") == [rp.CdrBatch(total=0, sent=0)]
 

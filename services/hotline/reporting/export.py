@@ -40,6 +40,7 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 10_000
 MAX_QUEUE_NAME = 256
 MAX_GRANULES = 10_000
+MAX_TO_US = 4_102_444_800_000_000      # 2100-01-01T00:00Z
 US = formulas.US
 
 # The cdrs table's columns are the Cdr message's fields, by name (ingest stores them so).
@@ -59,6 +60,8 @@ class ExportQuery:
 def validate_request(request: Any) -> ExportQuery:
     """Check an ExportCdrsRequest (InvalidArgument names the field); batch_size 0 means 1000."""
     formulas.check_range(request.from_us, request.to_us)
+    if request.to_us > MAX_TO_US:
+        raise InvalidArgument("to_us", "must be at most 2100-01-01T00:00Z (ClickHouse's dates end in 2149)")
     if len(request.queue) > MAX_QUEUE_NAME:
         raise InvalidArgument("queue", f"is longer than {MAX_QUEUE_NAME} characters")
     batch_size = request.batch_size or DEFAULT_BATCH_SIZE

@@ -18,12 +18,14 @@ def test_defaults_and_limits():
     q = export.validate_request(rp.ExportCdrsRequest(from_us=T0, to_us=T0 + S))
     assert q == export.ExportQuery(T0, T0 + S, "", 1000)
     assert export.validate_request(rp.ExportCdrsRequest(from_us=0, to_us=1, batch_size=10_000)).batch_size == 10_000
+    assert export.validate_request(rp.ExportCdrsRequest(from_us=0, to_us=export.MAX_TO_US)).to_us == export.MAX_TO_US
 
 
 @pytest.mark.parametrize("fields, field", [
     (dict(from_us=-1, to_us=T0), "from_us"),
     (dict(from_us=T0, to_us=T0), "to_us"),
     (dict(from_us=T0), "to_us"),
+    (dict(from_us=T0, to_us=2 ** 62), "to_us"),
     (dict(from_us=T0, to_us=T0 + S, queue="q" * 257), "queue"),
     (dict(from_us=T0, to_us=T0 + S, batch_size=10_001), "batch_size"),
     (dict(from_us=T0, to_us=T0 + S, batch_size=-5), "batch_size"),
