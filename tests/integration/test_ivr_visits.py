@@ -127,3 +127,29 @@ def test_a_visit_the_real_producer_refuses_is_counted_and_the_next_one_goes_thro
     assert metrics.VISITS_UNPUBLISHED._value.get() == before + 1
     stored = [ev.IvrNodeVisit.FromString(r.value) for r in kafka_bus.read_log([topics.IVR_EVENTS])]
     assert stored == [fine]
+
+
+def test_a_caller_sent_back_to_the_ivr_by_an_overflow_numbers_on(platform):
+    from hotline.proto.routing.v1 import routing_pb2, routing_pb2_grpc
+    from hotline.simulator import CallerScript
+
+    # Support overflows after 1 s back to the IVR (the overflow context's extension, as in
+    # freeswitch/conf/dialplan/hotline-overflow.xml); nobody serves either queue.
+    routing = routing_pb2_grpc.RoutingStub(platform.routing_channel)
+    routing.UpsertQueue(routing_pb2.Queue(name="support", skill="support", max_wait_s=1, overflow="ivr:main"))
+    platform.switch.add_extension(dnis="hotline-ivr-main", apps=[
+        ("set", "hotline_ivr_flow=main"), ("socket", f"127.0.0.1:{platform.ivr.socket_port} async full")])
+    # Back in the IVR, the caller presses nothing and hangs up during the menu's retries (the
+    # menu's 3 attempts of 1.5 s start about 2 s into the call, after the 1 s in support).
+    call = platform.switch.place_call(ani="+15550104", dnis="5000", caller_name="Dan",
+                                      script=CallerScript(digits="2", digit_delay_s=0.1, patience_s=4.0))
+    assert call.wait_hangup(30)
+    u = call.uuid
+    assert [r[:4] + r[7:] for r in visits(platform, u, 5)] == [
+        (1, "greeting", "play", "next", "main", f"ivr:{u}:1"),
+        (2, "menu", "menu", "next", "main", f"ivr:{u}:2"),
+        (3, "queue", "queue", "queued", "main", f"ivr:{u}:3"),
+        (4, "greeting", "play", "next", "main", f"ivr:{u}:4"),      # back from the overflow
+        (5, "menu", "menu", "hangup", "main", f"ivr:{u}:5"),
+    ]
+    check_times(platform, u)

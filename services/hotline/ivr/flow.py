@@ -113,14 +113,17 @@ class Journey:
     """The nodes one caller passes through, in order, one open at a time.
 
     The session enters a node before acting in it and leaves it with an
-    outcome once it is done; if the call ends abruptly (hang-up, failure),
+    outcome once it is done; visits are numbered from ``first_sequence`` (a
+    caller sent back to the IVR by a queue's overflow goes on from their
+    earlier visits, so every visit of a call keeps its own event id); if the call ends abruptly (hang-up, failure),
     ``close`` leaves the open node with that outcome, so every node entered
     yields exactly one visit and an unfinished node is never lost. ``note``
     keeps what the caller did so far (a hang-up mid-menu still reports the
     attempts used)."""
 
-    def __init__(self, clock_us: Callable[[], int]) -> None:
+    def __init__(self, clock_us: Callable[[], int], first_sequence: int = 1) -> None:
         self.clock_us = clock_us
+        self.first_sequence = first_sequence
         self.visits: list[NodeVisit] = []
         self._open: tuple[str, str, int] | None = None
         self._details: dict[str, str | int] = {}
@@ -128,6 +131,10 @@ class Journey:
     @property
     def current(self) -> str | None:
         return self._open[0] if self._open else None
+
+    @property
+    def next_sequence(self) -> int:
+        return self.first_sequence + len(self.visits)
 
     def enter(self, node: tuple[str, str]) -> None:
         if self._open is not None:
@@ -146,7 +153,7 @@ class Journey:
             raise ValueError(f"unknown IVR outcome {outcome!r}")
         name, node_type, entered_us = self._open
         self.note(**details)
-        visit = NodeVisit(name, node_type, len(self.visits) + 1, entered_us, self.clock_us(), outcome,
+        visit = NodeVisit(name, node_type, self.next_sequence, entered_us, self.clock_us(), outcome,
                           input=str(self._details.get("input", "")), attempts=int(self._details.get("attempts", 0)),
                           result=str(self._details.get("result", "")))
         self.visits.append(visit)

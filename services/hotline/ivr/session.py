@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Collect any key and judge it here, so an invalid choice is told apart from no input.
 ANY_DIGIT = "[0-9*]"
+# The channel variable carrying how many IVR nodes the call has visited, for a
+# caller who comes back (a queue's overflow to ivr:<flow>): visits number on.
+VISITS_VARIABLE = "hotline_ivr_visits"
 
 
 def now_us() -> int:
@@ -42,7 +45,7 @@ class IvrSession:
         self.routing = routing
         self.node_id = node_id
         self.goodbye_prompt = goodbye_prompt
-        self.journey = Journey(clock_us)
+        self.journey = Journey(clock_us, first_sequence=visits_so_far(call) + 1)
         self.visits = visits
 
     def run(self) -> None:
@@ -119,6 +122,7 @@ class IvrSession:
         self.journey.enter(QUEUE)
         call.set("hotline_queue", result.queue)
         call.set("hotline_menu_choice", result.choice)
+        call.set(VISITS_VARIABLE, str(self.journey.next_sequence))     # this node's, should the call come back
         call.execute_async("park")
         response = self.routing.Enqueue(routing_pb2.EnqueueRequest(
             call_uuid=call.uuid, queue=result.queue, ani=call.ani or "", dnis=call.dnis or "",
@@ -151,6 +155,15 @@ class IvrSession:
             self.call.hangup(cause)
         except (CallHungUp, EslError):
             pass
+
+
+def visits_so_far(call: OutboundCall) -> int:
+    """The IVR nodes this call visited in earlier sessions (0 on its first)."""
+    text = call.channel_data.get(f"variable_{VISITS_VARIABLE}") or "0"
+    if not text.isdigit():
+        log.warning("ignoring %s=%r: not a count", VISITS_VARIABLE, text)
+        return 0
+    return int(text)
 
 
 def menu_from_settings(ivr: Any) -> Menu:

@@ -92,3 +92,14 @@ def test_the_flow_has_a_name_checked_like_every_field():
         with pytest.raises(InvalidArgument) as caught:
             Menu("g", "p", "i", {"1": "sales"}, name=bad).validate()
         assert caught.value.field == "menu.name"
+
+
+def test_a_caller_back_in_the_ivr_numbers_on_from_their_earlier_visits():
+    ticks = itertools.count(100, 10)
+    j = Journey(lambda: next(ticks), first_sequence=4)      # three visits before the overflow sent them back
+    assert j.next_sequence == 4
+    j.enter(GREETING)
+    assert j.leave(NEXT).sequence == 4
+    j.enter(MENU)
+    assert j.close(HANGUP).sequence == 5
+    assert events.visit_event_id("c-1", j.visits[-1].sequence) == "ivr:c-1:5"
