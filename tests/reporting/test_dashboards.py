@@ -19,11 +19,9 @@ A failure names the dashboard, the panel and the engine's error.
 from __future__ import annotations
 
 import datetime
-import importlib
 import importlib.util
 import json
 import pathlib
-import pkgutil
 import re
 import shutil
 import subprocess
@@ -31,9 +29,8 @@ import sys
 from typing import Any, Iterator
 
 import pytest
-from prometheus_client import REGISTRY
-
 from hotline.common.errors import HotlineError
+from hotline.common.metrics import hotline_metrics
 from hotline.reporting import migrations
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -488,26 +485,8 @@ def test_panels_agree_with_the_reporting_api(seeded):
 # --- Prometheus, data sources, variables, freshness (no engine needed) ----------------------
 
 def registered_series() -> dict[str, tuple[str, ...]]:
-    """Every series name Hotline's services register -> the metric's label
-    names. Imports every ``hotline.<service>.metrics`` module (and the
-    shared one), then reads the default registry. prometheus_client keeps
-    the name -> collector map in a private attribute; it has been stable
-    across its releases and is the only place a labelled metric without a
-    child yet is listed."""
-    import hotline
-
-    for info in pkgutil.walk_packages(hotline.__path__, "hotline."):
-        if info.name.endswith(".metrics"):
-            importlib.import_module(info.name)
-    return {name: tuple(getattr(collector, "_labelnames", ()))
-            for name, collector in REGISTRY._names_to_collectors.items() if name.startswith("hotline_")}
-
-
-PROM_FUNCTIONS_AND_KEYWORDS = {
-    "sum", "min", "max", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "by", "without",
-    "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool", "topk", "bottomk",
-    "clamp_min", "clamp_max", "abs", "delta", "deriv", "time", "vector", "scalar", "le", "label_replace",
-}
+    """Every series name Hotline's services export -> the metric's label names."""
+    return {series: m.labels for m in hotline_metrics().values() for series in m.series}
 
 
 def expr_metrics_and_labels(expr: str) -> tuple[set[str], set[str]]:

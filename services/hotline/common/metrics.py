@@ -10,10 +10,13 @@ hotline.common.topics) and ``partition`` (bounded by the topic's partitions).
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import logging
+import pkgutil
 from typing import Iterable, Mapping
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start_http_server
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,41 @@ def forget_lag(group: str, topic: str, partition: int) -> None:
         CONSUMER_LAG.remove(group, topic, str(partition))
     except KeyError:
         pass
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricInfo:
+    name: str                   # as scraped: counters end in _total
+    kind: str                   # counter, gauge, histogram, summary
+    labels: tuple[str, ...]
+    documentation: str
+    series: tuple[str, ...]     # every series name it exports (name_bucket, name_count, ...)
+
+
+def hotline_metrics(registry: CollectorRegistry = REGISTRY) -> dict[str, MetricInfo]:
+    """Every hotline_* metric the services define, by scraped name. Imports
+    each ``hotline.<service>.metrics`` module first, so a labelled metric
+    without a child yet is listed too (docs and dashboards are checked
+    against this). Reads prometheus_client's name -> collector map, the one
+    place such a metric is listed."""
+    import hotline
+
+    for info in pkgutil.walk_packages(hotline.__path__, "hotline."):
+        if info.name.endswith(".metrics"):
+            importlib.import_module(info.name)
+    by_collector: dict[int, list[str]] = {}
+    collectors = {}
+    for series, collector in registry._names_to_collectors.items():
+        if series.startswith("hotline_"):
+            by_collector.setdefault(id(collector), []).append(series)
+            collectors[id(collector)] = collector
+    out = {}
+    for key, collector in collectors.items():
+        kind = getattr(collector, "_type", "untyped")
+        name = collector._name + ("_total" if kind == "counter" else "")
+        out[name] = MetricInfo(name, kind, tuple(getattr(collector, "_labelnames", ())),
+                               getattr(collector, "_documentation", ""), tuple(sorted(by_collector[key])))
+    return out
 
 
 def serve(host: str, port: int) -> int | None:
