@@ -1,12 +1,9 @@
-"""Events to rows, and request validation (hermetic)."""
-import pytest
-
+"""Events to rows, one pipeline per table (hermetic). Report requests are
+checked in test_formulas_requests.py."""
 from hotline.common import topics
 from hotline.common.bus import Record
-from hotline.common.errors import InvalidArgument
 from hotline.proto.events.v1 import events_pb2 as ev
-from hotline.proto.reporting.v1 import reporting_pb2
-from hotline.reporting import api, ingest
+from hotline.reporting import ingest
 
 
 def record(topic, message, offset=0):
@@ -103,41 +100,3 @@ def test_a_dead_letter_keeps_its_bytes_as_hex_and_is_identified_by_its_source():
                      "source_offset": 17, "key_hex": "6bff", "payload_hex": "0067617262616765",
                      "error": "cannot decode", "consumer_group": "reporting", "timestamp_us": 5}
     assert bytes.fromhex(named["payload_hex"]) == b"\x00garbage"
-
-
-def req(**kw):
-    base = dict(from_us=1_000_000, to_us=2_000_000)
-    base.update(kw)
-    return reporting_pb2.IntervalReportRequest(**base)
-
-
-def test_validation_defaults():
-    q = api.validate_interval_request(req(), default_threshold_s=25)
-    assert (q.queue, q.from_us, q.to_us, q.interval_s, q.threshold_s) == ("", 1_000_000, 2_000_000, 1800, 25)
-    q = api.validate_interval_request(req(queue="sales", interval_s=120, service_level_threshold_s=30), 20)
-    assert (q.queue, q.interval_s, q.threshold_s) == ("sales", 120, 30)
-    for interval in (60, 900, 1800, 3600, 86400, 7200):
-        assert api.validate_interval_request(req(interval_s=interval), 20).interval_s == interval
-
-
-@pytest.mark.parametrize("kw, field", [
-    (dict(from_us=-1), "from_us"),
-    (dict(to_us=1_000_000), "to_us"),
-    (dict(to_us=0), "to_us"),
-    (dict(from_us=0, to_us=0), "to_us"),
-    (dict(interval_s=-900), "interval_s"),
-    (dict(interval_s=61), "interval_s"),
-    (dict(interval_s=30), "interval_s"),
-    (dict(service_level_threshold_s=-1), "service_level_threshold_s"),
-    (dict(queue="q" * 300), "queue"),
-])
-def test_validation_names_the_field(kw, field):
-    with pytest.raises(InvalidArgument) as caught:
-        api.validate_interval_request(req(**kw), 20)
-    assert caught.value.field == field
-    assert caught.value.message.startswith(field + ":")
-
-
-def test_utc_day_start():
-    t = 1_709_283_600 * 1_000_000 + 123           # 2024-03-01 09:00:00.000123 UTC
-    assert api.utc_day_start_us(t) == 1_709_251_200 * 1_000_000
