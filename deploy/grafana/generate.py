@@ -158,6 +158,7 @@ def ivr_stats(outer: str) -> str:
 
 
 def query(select: str, source: str, *, alias: str, where: str = "", group_by: str = "", order_by: str = "") -> str:
+    """SELECT ... FROM (source) AS alias [WHERE] [GROUP BY] [ORDER BY]."""
     text = f"SELECT {select}\nFROM (\n{indent(source)}\n) AS {alias}"
     for clause, value in (("WHERE", where), ("GROUP BY", group_by), ("ORDER BY", order_by)):
         if value:
@@ -166,21 +167,21 @@ def query(select: str, source: str, *, alias: str, where: str = "", group_by: st
 
 
 # --- figures (docs/metrics.md): expressions over sums of the v_* measures --------
-S = "sum(v_short_abandoned)"
+SHORT = "sum(v_short_abandoned)"
 FIGURES = {
     "offered": "sum(v_offered)",
     "answered": "sum(v_answered)",
     "abandoned": "sum(v_abandoned)",
-    "short_abandoned": S,
+    "short_abandoned": SHORT,
     "flowed_out": "sum(v_flowed_out)",
     "callbacks": "sum(v_callbacks)",
     "answered_within": "sum(v_answered_within)",
     # Cisco ICM's three modes, short abandons taken out of offered (and of the
     # abandons within T, as T >= the short-abandon threshold).
     "sl_ignored": ratio("sum(v_answered_within)", "sum(v_offered) - sum(v_abandoned_within)"),
-    "sl_against": ratio("sum(v_answered_within)", f"sum(v_offered) - {S}"),
-    "sl_for": ratio(f"sum(v_answered_within) + sum(v_abandoned_within) - {S}", f"sum(v_offered) - {S}"),
-    "abandon_rate": ratio(f"sum(v_abandoned) - {S}", f"sum(v_offered) - {S}"),
+    "sl_against": ratio("sum(v_answered_within)", f"sum(v_offered) - {SHORT}"),
+    "sl_for": ratio(f"sum(v_answered_within) + sum(v_abandoned_within) - {SHORT}", f"sum(v_offered) - {SHORT}"),
+    "abandon_rate": ratio(f"sum(v_abandoned) - {SHORT}", f"sum(v_offered) - {SHORT}"),
     "asa_s": ratio("sum(v_answered_wait_us)", "sum(v_answered)") + " / 1000000",
     "aht_s": ratio("sum(v_talk_us) + sum(v_wrap_up_us)", "sum(v_handled)") + " / 1000000",
     "max_wait_s": "max(v_max_answered_wait_us) / 1000000",
