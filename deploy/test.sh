@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (`make test` runs it once the venv exists):
 #   1. installs (first run only; cached) and starts the real dependencies, Kafka
-#      and ClickHouse, side by side, and waits until both answer;
+#      and ClickHouse, side by side, and waits until both answer; installs
+#      promtool (PromQL checks of the dashboards) if missing;
 #   2. announces them to the tests through HOTLINE_TEST_* variables;
 #   3. checks that the generated protobuf stubs match protos/;
 #   4. runs pytest with this script's arguments (all tests by default);
@@ -75,12 +76,16 @@ started=$SECONDS
 kafka_job=$!
 ( "$ROOT/deploy/clickhouse.sh" start && "$ROOT/deploy/clickhouse.sh" wait ) >"$LOGDIR/clickhouse-setup.log" 2>&1 &
 clickhouse_job=$!
+"$ROOT/deploy/promtool.sh" install >"$LOGDIR/promtool-path" 2>"$LOGDIR/promtool-setup.log" &
+promtool_job=$!
 wait "$kafka_job"; kafka_rc=$?
 wait "$clickhouse_job"; clickhouse_rc=$?
-sed 's/^/   /' "$LOGDIR/kafka-setup.log" "$LOGDIR/clickhouse-setup.log"
-if ((kafka_rc != 0 || clickhouse_rc != 0)); then
+wait "$promtool_job"; promtool_rc=$?
+sed 's/^/   /' "$LOGDIR/kafka-setup.log" "$LOGDIR/clickhouse-setup.log" "$LOGDIR/promtool-setup.log"
+if ((kafka_rc != 0 || clickhouse_rc != 0 || promtool_rc != 0)); then
     ((kafka_rc != 0)) && echo "== ERROR: Kafka did not start (exit $kafka_rc); details above and in $LOGDIR/kafka.log" >&2
     ((clickhouse_rc != 0)) && echo "== ERROR: ClickHouse did not start (exit $clickhouse_rc); details above and in $LOGDIR/clickhouse/" >&2
+    ((promtool_rc != 0)) && echo "== ERROR: promtool could not be installed (exit $promtool_rc); details above" >&2
     fail "a test dependency is not available; the tests were not run"
 fi
 note "dependencies ready in $((SECONDS - started)) s"
@@ -89,6 +94,7 @@ note "dependencies ready in $((SECONDS - started)) s"
 export HOTLINE_TEST_KAFKA_BOOTSTRAP="127.0.0.1:${HOTLINE_KAFKA_PORT:-19092}"
 export HOTLINE_TEST_CLICKHOUSE_HOST=127.0.0.1
 export HOTLINE_TEST_CLICKHOUSE_PORT="${HOTLINE_CLICKHOUSE_PORT:-19000}"
+export HOTLINE_TEST_PROMTOOL="$(tail -n1 "$LOGDIR/promtool-path")"
 
 # --- 3. generated code matches protos/ ----------------------------------------
 note "checking the generated protobuf code"
