@@ -40,10 +40,13 @@ def add_agent(platform, ext: str, skills: dict[str, int], *, answers: bool = Tru
 
 
 def report(platform, queue: str, since_us: int) -> reporting_pb2.IntervalReport:
+    """Today's and tomorrow's (a call near midnight UTC) totals: reports cover whole 15-minute buckets."""
     stub = reporting_pb2_grpc.ReportingStub(platform.channel_to(platform.reporting))
+    day_us = 86_400_000_000
+    today = since_us - since_us % day_us
     return stub.GetIntervalReport(reporting_pb2.IntervalReportRequest(
-        queue=queue, from_us=since_us - since_us % 86_400_000_000, to_us=int(time.time() * 1e6) + 60_000_000,
-        interval_s=86400, service_level_threshold_s=20), timeout=10)
+        queue=queue, from_us=today, to_us=today + 2 * day_us, interval_s=86400, service_level_threshold_s=20),
+        timeout=10)
 
 
 def test_a_call_goes_from_ivr_to_agent_and_into_the_reports(platform):
