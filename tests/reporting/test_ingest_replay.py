@@ -165,39 +165,40 @@ def distinct_and_raw(store) -> tuple[dict[str, int], dict[str, int]]:
     return distinct, raw
 
 
+def newest(table: str, **columns: str) -> str:
+    """One row per event, with its newest copy's values (``alias=expression``)."""
+    picks = ", ".join(f"argMax({expr}, ingested_us) AS {alias}" for alias, expr in columns.items())
+    return f"(SELECT event_id, {picks} FROM {table} GROUP BY event_id)"
+
+
+def latest(table: str, keys: str, **columns: str) -> str:
+    """One roll-up row per key and bucket, from its highest version."""
+    picks = ", ".join(f"argMax({expr}, version) AS {alias}" for alias, expr in columns.items())
+    return f"(SELECT {keys}, bucket_us, {picks} FROM {table} GROUP BY {keys}, bucket_us)"
+
+
 def figures(store) -> dict[str, list[tuple]]:
     """Deduplicated figures from the raw tables (newest copy of each event) and from the roll-ups
     (newest version of each bucket), the way the reports read them."""
-    return {
-        "cdrs": query(store, "SELECT d, count(), sum(t), sum(w), sum(h) FROM (SELECT event_id, "
-                             "argMax(disposition, ingested_us) AS d, argMax(talk_us, ingested_us) AS t, "
-                             "argMax(queue_wait_us, ingested_us) AS w, argMax(hold_us, ingested_us) AS h "
-                             "FROM cdrs GROUP BY event_id) GROUP BY d ORDER BY d"),
-        "cdr_legs": query(store, "SELECT l, count(), sum(b), sum(h) FROM (SELECT event_id, argMax(leg, ingested_us) AS l, "
-                                 "argMax(billsec_us, ingested_us) AS b, argMax(hold_accum_us, ingested_us) AS h "
-                                 "FROM cdr_legs GROUP BY event_id) GROUP BY l ORDER BY l"),
-        "agent_states": query(store, "SELECT p, count(), sum(d) FROM (SELECT event_id, "
-                                     "argMax(previous_state, ingested_us) AS p, "
-                                     "argMax(timestamp_us - previous_state_since_us, ingested_us) AS d "
-                                     "FROM agent_states GROUP BY event_id) GROUP BY p ORDER BY p"),
-        "queue_events": query(store, "SELECT ty, count() FROM (SELECT event_id, argMax(type, ingested_us) AS ty "
-                                     "FROM queue_events GROUP BY event_id) GROUP BY ty ORDER BY ty"),
-        "ivr_visits": query(store, "SELECT o, count(), sum(d) FROM (SELECT event_id, argMax(outcome, ingested_us) AS o, "
-                                   "argMax(left_us - entered_us, ingested_us) AS d FROM ivr_visits GROUP BY event_id) "
-                                   "GROUP BY o ORDER BY o"),
-        "recordings": query(store, "SELECT count(), sum(b) FROM (SELECT event_id, argMax(size_bytes, ingested_us) AS b "
-                                   "FROM recordings GROUP BY event_id)"),
-        "call_stats_15m": query(store, "SELECT dimension, member, sum(o), sum(a), sum(ab), sum(tk), sum(wu) FROM "
-                                       "(SELECT dimension, member, bucket_us, argMax(offered, version) AS o, "
-                                       "argMax(answered, version) AS a, argMax(abandoned, version) AS ab, "
-                                       "argMax(talk_us, version) AS tk, argMax(wrap_up_us, version) AS wu "
-                                       "FROM call_stats_15m GROUP BY dimension, member, bucket_us) "
-                                       "GROUP BY dimension, member ORDER BY dimension, member"),
-        "ivr_stats_15m": query(store, "SELECT node, sum(v), sum(hu), sum(c) FROM (SELECT flow, node, bucket_us, "
-                                      "argMax(visits, version) AS v, argMax(hangups, version) AS hu, "
-                                      "argMax(completed, version) AS c FROM ivr_stats_15m "
-                                      "GROUP BY flow, node, bucket_us) GROUP BY node ORDER BY node"),
+    raw = {
+        "cdrs": ("SELECT d, count(), sum(t), sum(w), sum(h) FROM {} GROUP BY d ORDER BY d",
+                 newest("cdrs", d="disposition", t="talk_us", w="queue_wait_us", h="hold_us")),
+        "cdr_legs": ("SELECT l, count(), sum(b), sum(h) FROM {} GROUP BY l ORDER BY l",
+                     newest("cdr_legs", l="leg", b="billsec_us", h="hold_accum_us")),
+        "agent_states": ("SELECT p, count(), sum(d) FROM {} GROUP BY p ORDER BY p",
+                         newest("agent_states", p="previous_state", d="timestamp_us - previous_state_since_us")),
+        "queue_events": ("SELECT ty, count() FROM {} GROUP BY ty ORDER BY ty", newest("queue_events", ty="type")),
+        "ivr_visits": ("SELECT o, count(), sum(d) FROM {} GROUP BY o ORDER BY o",
+                       newest("ivr_visits", o="outcome", d="left_us - entered_us")),
+        "recordings": ("SELECT count(), sum(b) FROM {}", newest("recordings", b="size_bytes")),
+        "call_stats_15m": ("SELECT dimension, member, sum(o), sum(a), sum(ab), sum(tk), sum(wu) FROM {} "
+                           "GROUP BY dimension, member ORDER BY dimension, member",
+                           latest("call_stats_15m", "dimension, member", o="offered", a="answered", ab="abandoned",
+                                  tk="talk_us", wu="wrap_up_us")),
+        "ivr_stats_15m": ("SELECT node, sum(v), sum(hu), sum(c) FROM {} GROUP BY node ORDER BY node",
+                          latest("ivr_stats_15m", "flow, node", v="visits", hu="hangups", c="completed")),
     }
+    return {name: query(store, statement.format(source)) for name, (statement, source) in raw.items()}
 
 
 TABLE_OF_TOPIC = {topics.CALL_EVENTS: "call_events", topics.CDRS: "cdrs", topics.AGENT_EVENTS: "agent_states",
