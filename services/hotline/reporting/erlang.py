@@ -123,6 +123,10 @@ def erlang_a_prediction(agents: int, traffic: float, aht_s: float, threshold_s: 
     mu, theta = 1.0 / aht_s, 1.0 / patience_s
     lam = traffic * mu
     x, y = agents * mu / theta, lam / theta
+    if y == 0.0:
+        # Traffic so small that λ/θ underflows: no caller ever waits long
+        # enough to abandon, which is Erlang C's answer too.
+        return erlang_c_prediction(agents, traffic, aht_s, threshold_s)
     if agents == 0:
         return Prediction(0, traffic, 1.0, 0.0, math.inf, 0.0, 1.0)
     if y - x > FLUID_QUEUE:

@@ -282,3 +282,10 @@ def test_agents_needed_is_the_smallest_that_meets_target_and_cap(calls, aht_s, i
     assert found.service_level >= target and found.occupancy <= cap
     fewer = predict(found.agents - 1)
     assert fewer.service_level < target or fewer.occupancy > cap
+
+
+def test_erlang_a_with_traffic_too_small_for_patience_to_matter():
+    # λ/θ underflows to 0 (found by hypothesis): no math domain error, Erlang C's answer.
+    found = erlang.erlang_a_agents(5e-324, 3600, 900, target_service_level=0.95, threshold_s=10, patience_s=60,
+                                   max_occupancy=0.8)
+    assert found.agents == 1 and found.service_level == 1.0 and found.abandon_rate == 0.0
