@@ -80,25 +80,35 @@ _INTERVAL_SUMS = (
     ("talk_us", "talk_us"), ("hold_us", "hold_us"), ("wrap_up_us", "wrap_up_us"))
 
 
+_SUM_FIELDS = tuple(field for _, field in _INTERVAL_SUMS)
+
+
 def _interval_start(from_us: int, interval_us: int) -> str:
     return f"{int(from_us)} + intDiv(bucket_us - {int(from_us)}, {int(interval_us)}) * {int(interval_us)}"
 
 
 def interval_sql(q: IntervalQuery) -> str:
+    """Per (member, interval): the summed roll-up columns, the longest wait, and
+    the calls answered / abandoned within T and abandoned within S. The
+    thresholds are read from each bucket's histograms before summing (a
+    scalar per row: no 62-slot array is carried through the aggregation)."""
     member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
     dedup = ", ".join(f"argMax({column}, version) AS b_{column}" for column, _ in _INTERVAL_SUMS)
     sums = ", ".join(f"sum(b_{column})" for column, _ in _INTERVAL_SUMS)
+
+    def upto(hist: str, slots: int) -> str:
+        return f"argMax(arraySum(arraySlice({hist}, 1, {slots})), version)"
+
     answered_t = formulas.slots_upto(q.threshold_s)
     short = formulas.slots_upto(q.short_abandon_s)
     return f"""
-SELECT b_member, b_start, {sums}, max(b_max_wait),
-       arraySum(arraySlice(sumForEach(b_answer_hist), 1, {answered_t})),
-       arraySum(arraySlice(sumForEach(b_abandon_hist), 1, {answered_t})),
-       arraySum(arraySlice(sumForEach(b_abandon_hist), 1, {short}))
+SELECT b_member, b_start, {sums}, max(b_max_wait), sum(b_answered_t), sum(b_abandoned_t), sum(b_abandoned_short)
 FROM (
     SELECT member AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {dedup},
            argMax(max_answered_wait_us, version) AS b_max_wait,
-           argMax(answer_wait_hist, version) AS b_answer_hist, argMax(abandon_wait_hist, version) AS b_abandon_hist
+           {upto('answer_wait_hist', answered_t)} AS b_answered_t,
+           {upto('abandon_wait_hist', answered_t)} AS b_abandoned_t,
+           {upto('abandon_wait_hist', short)} AS b_abandoned_short
     FROM call_stats_15m
     WHERE dimension = {sql.literal(q.group_by)} AND bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}
           {member_filter}
@@ -110,13 +120,25 @@ ORDER BY b_member, b_start"""
 
 
 def _interval_row(row: Sequence[Any]) -> tuple[str, int, formulas.IntervalCounts]:
-    member, start = str(row[0]), int(row[1])
+    # The store returns integers as int (both engines), so no conversion here: a month of
+    # 30-minute rows for every queue is ~10^5 rows.
     n = len(_INTERVAL_SUMS)
-    sums = {field: int(v) for (_, field), v in zip(_INTERVAL_SUMS, row[2:2 + n])}
-    max_wait, answered_t, abandoned_t, short = (int(v) for v in row[2 + n:6 + n])
+    sums = dict(zip(_SUM_FIELDS, row[2:2 + n]))
+    max_wait, answered_t, abandoned_t, short = row[2 + n:6 + n]
     counts = formulas.interval_counts(answered_upto_t=answered_t, abandoned_upto_t=abandoned_t,
                                       abandoned_upto_short=short, max_answered_wait_us=max_wait, **sums)
-    return member, start, counts
+    return row[0], row[1], counts
+
+
+def _interval_total(rows: Sequence[Sequence[Any]]) -> formulas.IntervalCounts:
+    """The total row's counts: the SQL rows' columns added up (the longest wait: their max)."""
+    if not rows:
+        return formulas.IntervalCounts()
+    columns = list(zip(*(r[2:] for r in rows)))
+    n = len(_INTERVAL_SUMS)
+    summed = [sum(col) for col in columns]
+    summed[n] = max(columns[n])
+    return _interval_row(["", 0, *summed])[2]
 
 
 def interval_report(store: ReportStore, query: IntervalQuery | None = None, **fields: Any) -> IntervalReport:
@@ -127,10 +149,9 @@ def interval_report(store: ReportStore, query: IntervalQuery | None = None, **fi
     one offered or handled call, sorted by member then time; the total row
     (member = the filter, start = from_us) is the sum of the rows' counts."""
     q = check_interval_query(query or IntervalQuery(**fields))
-    rows = [_interval_row(r) for r in store.query(interval_sql(q))]
-    total = formulas.total_counts(c for _, _, c in rows)
-    return IntervalReport(rows=[formulas.interval_figures(m, s, c) for m, s, c in rows],
-                          total=formulas.interval_figures(q.member, q.from_us, total))
+    raw = store.query(interval_sql(q))
+    rows = [formulas.interval_figures(*_interval_row(r)) for r in raw]
+    return IntervalReport(rows=rows, total=formulas.interval_figures(q.member, q.from_us, _interval_total(raw)))
 
 
 # --- the agent report ----------------------------------------------------------------
@@ -208,27 +229,37 @@ GROUP BY w_agent, w_start
 ORDER BY w_agent, w_start"""
 
 
+_AGENT_FIELDS = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+
+
 def _agent_row(row: Sequence[Any]) -> tuple[str, int, formulas.AgentCounts]:
-    names = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
     agent, start = str(row[0]), int(row[1])
-    values = {f: int(v) for f, v in zip(names, row[2:2 + len(names)])}
-    reasons, reason_us = row[2 + len(names)], row[3 + len(names)]
-    by_reason = tuple(sorted((str(r), int(us)) for r, us in zip(reasons, reason_us) if r != "" or int(us)))
+    n = len(_AGENT_FIELDS)
+    values = {f: int(v) for f, v in zip(_AGENT_FIELDS, row[2:2 + n])}
+    by_reason = tuple(sorted((str(r), int(us)) for r, us in zip(row[2 + n], row[3 + n]) if r != "" or int(us)))
     return agent, start, formulas.AgentCounts(**values, not_ready_by_reason_us=by_reason)
+
+
+def _agent_total(rows: Sequence[tuple[str, int, formulas.AgentCounts]]) -> formulas.AgentCounts:
+    """The rows' counts added up, field by field, reasons merged."""
+    sums = {f: sum(getattr(c, f) for _, _, c in rows) for f in _AGENT_FIELDS}
+    reasons: dict[str, int] = {}
+    for _, _, c in rows:
+        for reason, us in c.not_ready_by_reason_us:
+            reasons[reason] = reasons.get(reason, 0) + us
+    return formulas.AgentCounts(**sums, not_ready_by_reason_us=tuple(sorted(reasons.items())))
 
 
 def agent_report(store: ReportStore, query: AgentQuery | None = None, **fields: Any) -> AgentReport:
     """Per (agent, interval): handled, offers, missed, talk/hold/wrap-up, AHT,
     time per state, not-ready time by reason, occupancy; and the total row.
-    An agent and interval without any call or state time has no row."""
+    An agent and interval without any call or state time (only zeroed roll-up
+    rows) has no row."""
     q = check_agent_query(query or AgentQuery(**fields))
-    rows = [_agent_row(r) for r in store.query(agent_sql(q))]
-    rows = [(a, s, c) for a, s, c in rows if c != formulas.AgentCounts()]
-    total = formulas.AgentCounts()
-    for _, _, c in rows:
-        total = total + c
+    n = len(_AGENT_FIELDS)
+    rows = [_agent_row(r) for r in store.query(agent_sql(q)) if any(int(v) for v in r[2:2 + n])]
     return AgentReport(rows=[formulas.agent_figures(a, s, c) for a, s, c in rows],
-                       total=formulas.agent_figures(q.agent_id, q.from_us, total))
+                       total=formulas.agent_figures(q.agent_id, q.from_us, _agent_total(rows)))
 
 
 # --- the IVR report --------------------------------------------------------------------

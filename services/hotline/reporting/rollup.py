@@ -48,6 +48,7 @@ All SQL runs unchanged on ClickHouse 18.16 and chdb's 26.x engine.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from typing import Callable, Iterable, Sequence
@@ -91,6 +92,14 @@ def _span(buckets: Sequence[int]) -> tuple[int, int]:
     return min(buckets), max(buckets) + BUCKET_US
 
 
+def _days(from_us: int, to_us: int) -> str:
+    """``day`` (a raw table's partition column, the UTC date of its time
+    column) within [from_us, to_us): lets ClickHouse skip whole months."""
+    first, last = (datetime.datetime.fromtimestamp(max(t, 0) / US, datetime.timezone.utc).date()
+                   for t in (from_us, max(from_us, to_us - 1)))
+    return f"day >= {sql.literal(first)} AND day <= {sql.literal(last)}"
+
+
 def _bucket_filter(column: str, buckets: Sequence[int]) -> str:
     """``column`` within the buckets: a range (index-friendly) and, when the
     buckets are not contiguous, the exact list as well."""
@@ -99,15 +108,6 @@ def _bucket_filter(column: str, buckets: Sequence[int]) -> str:
     if len(set(buckets)) != (hi - lo) // BUCKET_US:
         text += f" AND {_bucket_expr(column)} IN {sql.in_list(sorted(set(buckets)))}"
     return text
-
-
-def _one_hot(slot: str, count: str) -> str:
-    """A 62-slot Array(UInt64) with ``count`` at ``slot`` (none when slot is -1).
-
-    The slot and count go into the lambda as arrays rather than captured:
-    ClickHouse 18.16 loses a subquery column that is only read inside a lambda."""
-    return (f"arrayMap((i, s, n) -> toUInt64(i = s) * toUInt64(n), range({HIST_SLOTS}), "
-            f"arrayResize([{slot}], {HIST_SLOTS}, {slot}), arrayResize([{count}], {HIST_SLOTS}, {count}))")
 
 
 def _slot_expr(wait: str) -> str:
@@ -143,131 +143,115 @@ def _call_members() -> str:
             "e_agents, e_agent_offers, e_agent_missed, e_agent_wrap)))")
 
 
+def _dense_hist(slot_map: str) -> str:
+    """A ``sumMap([slot], [count])`` result as the 62-slot Array(UInt64) the tables keep.
+
+    Keys and values go into the lambda as arguments, not captured: ClickHouse
+    18.16 loses a column (or an aggregate) read only inside a lambda."""
+    keys, values = f"tupleElement({slot_map}, 1)", f"tupleElement({slot_map}, 2)"
+    return (f"arrayMap((i, ks, vs) -> toUInt64(arrayElement(vs, indexOf(ks, toInt8(i)))), range({HIST_SLOTS}), "
+            f"arrayResize([{keys}], {HIST_SLOTS}, {keys}), arrayResize([{values}], {HIST_SLOTS}, {values}))")
+
+
 def call_stats_sql(buckets: Sequence[int], version: int) -> str:
     """One INSERT ... SELECT recomputing call_stats_15m for the buckets (of the CDRs' enqueue_us).
 
-    Per deduplicated CDR: its own figures (offered, answered, waits, talk, ...)
-    and, joined by call_uuid, its offers, misses and wrap-ups per agent
-    (queue_events and agent_states deduplicated by event_id). Each call then
-    fans out to its members — queue, DNIS, every skill, the answering agent,
-    and every agent rung or wrapping up for it — which are summed per bucket.
-    Wait histograms: calls are first counted per (member, bucket, slot);
-    each slot count then becomes a one-hot array summed with sumForEach, so
-    no 62-slot array is built per call."""
+    Per deduplicated CDR (GROUP BY event_id): its own figures (offered,
+    answered, waits, talk, ...) and, joined by call_uuid, its offers, misses
+    and wrap-ups per agent (queue_events and agent_states of the time window,
+    each event counted once by event_id). Each call then fans out to its
+    members — queue, DNIS, every skill, the answering agent, and every agent
+    rung or wrapping up for it — which are summed per bucket; the wait
+    histograms are summed as sumMap([slot], [1]) and made dense.
+
+    Kept shallow on purpose: ClickHouse 18.16 analyses nested subqueries
+    again at every level, so each level of nesting costs time on every
+    refresh whatever the data (a deeper version of this query took 0.4 s on
+    an empty range)."""
     cdr_filter = "queue != '' AND enqueue_us > 0 AND " + _bucket_filter("enqueue_us", buckets)
     lo, hi = _span(buckets)
-    events_window = sql.render("timestamp_us >= {lo} AND timestamp_us < {hi}", lo=lo, hi=hi + CALL_SPAN_US)
-    calls_of_buckets = f"call_uuid IN (SELECT call_uuid FROM cdrs WHERE {cdr_filter})"
+    events_window = (sql.render("timestamp_us >= {lo} AND timestamp_us < {hi}", lo=lo, hi=hi + CALL_SPAN_US)
+                     + " AND " + _days(lo, hi + CALL_SPAN_US))
     lit = sql.literal
+    disposition = "argMax(disposition, ingested_us)"
+    inbound = "argMax(callback_for, ingested_us) = ''"
+    is_offered = f"({inbound} AND {disposition} != {lit(formulas.ENDED_IN_IVR)})"
+    is_answered = f"({is_offered} AND {disposition} = {lit(formulas.ANSWERED)})"
+    is_handled = f"({is_answered} OR (NOT {inbound} AND {disposition} = {lit(formulas.ANSWERED)}))"
+
+    def offered_as(name: str) -> str:
+        return f"toUInt64({is_offered} AND {disposition} = {lit(name)})"
+
+    wait = "argMax(queue_wait_us, ingested_us)"
+    answer_wait = (f"if({is_answered}, if({wait} > 0, {wait}, greatest(argMax(connect_us, ingested_us) - "
+                   "argMax(enqueue_us, ingested_us), toInt64(0))), toInt64(0))")
+    abandoned = f"({is_offered} AND {disposition} = {lit(formulas.ABANDONED)})"
     return f"""
 INSERT INTO call_stats_15m ({', '.join(CALL_STATS_COLUMNS)})
-SELECT s_dimension, s_member, s_bucket,
-       sum(g_offered), sum(g_answered), sum(g_handled), sum(g_abandoned), sum(g_flowed), sum(g_callbacks),
-       sum(g_rejected), sum(g_failed), sum(g_offers), sum(g_missed), sum(g_answer_wait), max(g_max_answer_wait),
-       sum(g_abandon_wait), sum(g_talk), sum(g_hold), sum(g_wrap),
-       sumForEach(h_answer), sumForEach(h_abandon), toUInt64({int(version)})
+SELECT s_dimension, s_member, c_bucket,
+       sum(s_weight * c_offered), sum(s_weight * c_answered), sum(s_weight * c_handled),
+       sum(s_weight * c_abandoned), sum(s_weight * c_flowed), sum(s_weight * c_callback),
+       sum(s_weight * c_rejected), sum(s_weight * c_failed), sum(s_offers), sum(s_missed),
+       sum(s_weight * c_answer_wait), max(s_weight * c_answer_wait), sum(s_weight * c_abandon_wait),
+       sum(s_weight * c_talk), sum(s_weight * c_hold), sum(s_wrap),
+       {_dense_hist('sumMap([c_answer_slot], [toUInt64(s_weight * c_answered)])')},
+       {_dense_hist('sumMap([c_abandon_slot], [toUInt64(s_weight * c_abandoned)])')},
+       toUInt64({int(version)})
 FROM (
-    SELECT s_dimension, s_member, s_bucket, g_offered, g_answered, g_handled, g_abandoned, g_flowed, g_callbacks,
-           g_rejected, g_failed, g_offers, g_missed, g_answer_wait, g_max_answer_wait, g_abandon_wait, g_talk,
-           g_hold, g_wrap, {_one_hot('c_answer_slot', 'g_answered')} AS h_answer,
-           {_one_hot('c_abandon_slot', 'g_abandoned')} AS h_abandon
+    SELECT c_bucket, arrayJoin({_call_members()}) AS s_m,
+           tupleElement(s_m, 1) AS s_dimension, tupleElement(s_m, 2) AS s_member,
+           tupleElement(s_m, 3) AS s_weight, tupleElement(s_m, 4) AS s_offers,
+           tupleElement(s_m, 5) AS s_missed, tupleElement(s_m, 6) AS s_wrap,
+           c_offered, c_answered, c_handled, c_abandoned, c_flowed, c_callback, c_rejected, c_failed,
+           c_answer_wait, c_abandon_wait, c_talk, c_hold, c_answer_slot, c_abandon_slot
     FROM (
-    SELECT s_dimension, s_member, s_bucket, c_answer_slot, c_abandon_slot,
-           sum(s_weight * c_offered) AS g_offered, sum(s_weight * c_answered) AS g_answered,
-           sum(s_weight * c_handled) AS g_handled, sum(s_weight * c_abandoned) AS g_abandoned,
-           sum(s_weight * c_flowed) AS g_flowed, sum(s_weight * c_callback) AS g_callbacks,
-           sum(s_weight * c_rejected) AS g_rejected, sum(s_weight * c_failed) AS g_failed,
-           sum(s_offers) AS g_offers, sum(s_missed) AS g_missed,
-           sum(s_weight * c_answer_wait) AS g_answer_wait, max(s_weight * c_answer_wait) AS g_max_answer_wait,
-           sum(s_weight * c_abandon_wait) AS g_abandon_wait, sum(s_weight * c_talk) AS g_talk,
-           sum(s_weight * c_hold) AS g_hold, sum(s_wrap) AS g_wrap
-    FROM (
-        SELECT c_bucket AS s_bucket, arrayJoin({_call_members()}) AS s_m,
-               tupleElement(s_m, 1) AS s_dimension, tupleElement(s_m, 2) AS s_member,
-               tupleElement(s_m, 3) AS s_weight, tupleElement(s_m, 4) AS s_offers,
-               tupleElement(s_m, 5) AS s_missed, tupleElement(s_m, 6) AS s_wrap,
-               c_offered, c_answered, c_handled, c_abandoned, c_flowed, c_callback, c_rejected, c_failed,
-               c_answer_wait, c_abandon_wait, c_talk, c_hold, c_answer_slot, c_abandon_slot
+        SELECT argMax(call_uuid, ingested_us) AS call_key,
+               {_bucket_expr('argMax(enqueue_us, ingested_us)')} AS c_bucket,
+               argMax(queue, ingested_us) AS c_queue, argMax(dnis, ingested_us) AS c_dnis,
+               argMax(agent_id, ingested_us) AS c_agent, argMax(skills, ingested_us) AS c_skills,
+               toUInt64({is_offered}) AS c_offered, toUInt64({is_answered}) AS c_answered,
+               toUInt64({is_handled}) AS c_handled, toUInt64({abandoned}) AS c_abandoned,
+               {offered_as(formulas.OVERFLOWED)} AS c_flowed, {offered_as(formulas.CALLBACK)} AS c_callback,
+               {offered_as(formulas.REJECTED)} AS c_rejected, {offered_as(formulas.FAILED)} AS c_failed,
+               {answer_wait} AS c_answer_wait,
+               if({abandoned}, greatest({wait}, toInt64(0)), toInt64(0)) AS c_abandon_wait,
+               if({is_handled}, greatest(argMax(talk_us, ingested_us), toInt64(0)), toInt64(0)) AS c_talk,
+               if({is_handled}, greatest(argMax(hold_us, ingested_us), toInt64(0)), toInt64(0)) AS c_hold,
+               if({is_answered}, {_slot_expr('c_answer_wait')}, toInt8(-1)) AS c_answer_slot,
+               if({abandoned}, {_slot_expr('c_abandon_wait')}, toInt8(-1)) AS c_abandon_slot
+        FROM cdrs
+        WHERE {cdr_filter}
+        GROUP BY event_id
+    ) AS calls
+    ANY LEFT JOIN (
+        SELECT call_key, sum(e_o) AS e_offers, sum(e_x) AS e_missed, sum(e_w) AS e_wrap,
+               groupArray(e_agent) AS e_agents, groupArray(e_o) AS e_agent_offers,
+               groupArray(e_x) AS e_agent_missed, groupArray(e_w) AS e_agent_wrap
         FROM (
-            SELECT c_bucket, c_queue, c_dnis, c_agent, c_skills,
-                   toUInt64(c_is_offered) AS c_offered,
-                   toUInt64(c_is_answered) AS c_answered,
-                   toUInt64(c_is_answered OR (c_callback_for != '' AND c_disposition = {lit(formulas.ANSWERED)}))
-                       AS c_handled,
-                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.ABANDONED)}) AS c_abandoned,
-                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.OVERFLOWED)}) AS c_flowed,
-                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.CALLBACK)}) AS c_callback,
-                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.REJECTED)}) AS c_rejected,
-                   toUInt64(c_is_offered AND c_disposition = {lit(formulas.FAILED)}) AS c_failed,
-                   if(c_is_answered, if(c_wait_raw > 0, c_wait_raw, greatest(c_connect - c_enqueue, toInt64(0))),
-                      toInt64(0)) AS c_answer_wait,
-                   if(c_abandoned = 1, greatest(c_wait_raw, toInt64(0)), toInt64(0)) AS c_abandon_wait,
-                   if(c_handled = 1, greatest(c_talk_raw, toInt64(0)), toInt64(0)) AS c_talk,
-                   if(c_handled = 1, greatest(c_hold_raw, toInt64(0)), toInt64(0)) AS c_hold,
-                   if(c_is_answered, {_slot_expr('c_answer_wait')}, toInt8(-1)) AS c_answer_slot,
-                   if(c_abandoned = 1, {_slot_expr('c_abandon_wait')}, toInt8(-1)) AS c_abandon_slot,
-                   e_offers, e_missed, e_wrap, e_agents, e_agent_offers, e_agent_missed, e_agent_wrap
+            SELECT call_key, e_agent, toUInt64(uniqExactIf(e_id, e_kind = 1)) AS e_o,
+                   toUInt64(uniqExactIf(e_id, e_kind = 2)) AS e_x,
+                   toInt64(arraySum(arrayMap(t -> tupleElement(t, 2),
+                                             groupUniqArrayIf(tuple(e_id, e_duration), e_kind = 3)))) AS e_w
             FROM (
-                SELECT call_key, c_queue, c_dnis, c_agent, c_skills, c_disposition, c_enqueue, c_connect,
-                       c_wait_raw, c_talk_raw, c_hold_raw, c_callback_for,
-                       {_bucket_expr('c_enqueue')} AS c_bucket,
-                       (c_callback_for = '' AND c_disposition != {lit(formulas.ENDED_IN_IVR)}) AS c_is_offered,
-                       (c_is_offered AND c_disposition = {lit(formulas.ANSWERED)}) AS c_is_answered
-                FROM (
-                    SELECT argMax(call_uuid, ingested_us) AS call_key,
-                           argMax(queue, ingested_us) AS c_queue,
-                           argMax(dnis, ingested_us) AS c_dnis,
-                           argMax(agent_id, ingested_us) AS c_agent,
-                           argMax(skills, ingested_us) AS c_skills,
-                           argMax(disposition, ingested_us) AS c_disposition,
-                           argMax(enqueue_us, ingested_us) AS c_enqueue,
-                           argMax(connect_us, ingested_us) AS c_connect,
-                           argMax(queue_wait_us, ingested_us) AS c_wait_raw,
-                           argMax(talk_us, ingested_us) AS c_talk_raw,
-                           argMax(hold_us, ingested_us) AS c_hold_raw,
-                           argMax(callback_for, ingested_us) AS c_callback_for
-                    FROM cdrs
-                    WHERE {cdr_filter}
-                    GROUP BY event_id
-                )
-            ) AS calls
-            ANY LEFT JOIN (
-                SELECT call_key, sum(e_o) AS e_offers, sum(e_x) AS e_missed, sum(e_w) AS e_wrap,
-                       groupArray(e_agent) AS e_agents, groupArray(e_o) AS e_agent_offers,
-                       groupArray(e_x) AS e_agent_missed, groupArray(e_w) AS e_agent_wrap
-                FROM (
-                    SELECT call_key, e_agent, sum(x_offer) AS e_o, sum(x_missed) AS e_x, sum(x_wrap) AS e_w
-                    FROM (
-                        SELECT argMax(call_uuid, ingested_us) AS call_key,
-                               argMax(agent_id, ingested_us) AS e_agent,
-                               toUInt64(argMax(type, ingested_us) = 'QUEUE_OFFERED') AS x_offer,
-                               toUInt64(argMax(type = 'QUEUE_OFFER_FAILED' AND agent_id != ''
-                                               AND NOT {_not_missed()}, ingested_us)) AS x_missed,
-                               toInt64(0) AS x_wrap
-                        FROM queue_events
-                        WHERE type IN ('QUEUE_OFFERED', 'QUEUE_OFFER_FAILED') AND {events_window}
-                          AND {calls_of_buckets}
-                        GROUP BY event_id
-                        UNION ALL
-                        SELECT argMax(call_uuid, ingested_us) AS call_key,
-                               argMax(agent_id, ingested_us) AS e_agent,
-                               toUInt64(0) AS x_offer, toUInt64(0) AS x_missed,
-                               toInt64(argMax(timestamp_us - previous_state_since_us, ingested_us)) AS x_wrap
-                        FROM agent_states
-                        WHERE previous_state = 'WRAP_UP' AND previous_state_since_us > 0 AND call_uuid != ''
-                          AND {events_window} AND {calls_of_buckets}
-                        GROUP BY event_id
-                    )
-                    GROUP BY call_key, e_agent
-                )
-                GROUP BY call_key
-            ) AS call_events USING call_key
+                SELECT call_uuid AS call_key, agent_id AS e_agent, event_id AS e_id,
+                       toUInt8(multiIf(type = 'QUEUE_OFFERED', 1,
+                                       agent_id != '' AND NOT {_not_missed()}, 2, 0)) AS e_kind,
+                       toInt64(0) AS e_duration
+                FROM queue_events
+                WHERE type IN ('QUEUE_OFFERED', 'QUEUE_OFFER_FAILED') AND {events_window}
+                UNION ALL
+                SELECT call_uuid AS call_key, agent_id AS e_agent, event_id AS e_id, toUInt8(3) AS e_kind,
+                       toInt64(timestamp_us - previous_state_since_us) AS e_duration
+                FROM agent_states
+                WHERE previous_state = 'WRAP_UP' AND previous_state_since_us > 0 AND call_uuid != ''
+                  AND {events_window}
+            )
+            GROUP BY call_key, e_agent
         )
-    )
-    GROUP BY s_dimension, s_member, s_bucket, c_answer_slot, c_abandon_slot
-    )
+        GROUP BY call_key
+    ) AS call_events USING call_key
 )
-GROUP BY s_dimension, s_member, s_bucket"""
+GROUP BY s_dimension, s_member, c_bucket"""
 
 
 def agent_time_sql(buckets: Sequence[int], version: int) -> str:
@@ -306,12 +290,14 @@ FROM (
             FROM agent_states
             WHERE previous_state IN {states} AND previous_state_since_us > 0
               AND previous_state_since_us < {hi} AND timestamp_us > {lo} AND timestamp_us < {hi + MAX_STATE_US}
+              AND {_days(lo, hi + MAX_STATE_US)}
             GROUP BY event_id
         ) AS intervals
         ANY LEFT JOIN (
             SELECT agent_id AS i_agent, timestamp_us AS i_from, argMax(reason, ingested_us) AS i_reason
             FROM agent_states
             WHERE state = 'NOT_READY' AND timestamp_us >= {lo - MAX_STATE_US} AND timestamp_us < {hi}
+              AND {_days(lo - MAX_STATE_US, hi)}
             GROUP BY agent_id, timestamp_us
         ) AS reasons USING (i_agent, i_from)
         WHERE i_to > i_from
@@ -341,7 +327,7 @@ FROM (
                argMax(sequence, ingested_us) AS v_sequence, argMax(outcome, ingested_us) AS v_outcome,
                argMax(entered_us, ingested_us) AS v_entered, argMax(left_us, ingested_us) AS v_left
         FROM ivr_visits
-        WHERE {_bucket_filter('entered_us', buckets)}
+        WHERE {_bucket_filter('entered_us', buckets)} AND {_days(*_span(buckets))}
         GROUP BY event_id
     )
 )
