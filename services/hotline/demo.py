@@ -43,7 +43,7 @@ class DemoOptions:
     wallboard: bool = True
     media_scale: float = 0.5          # prompts play at this fraction of their length
     drain_s: float = 90.0             # after arrivals stop, at most this long for calls to end
-    report_interval_s: int = 60
+    report_interval_s: int = 900           # reports read 15-minute roll-ups: a multiple of 900 s
 
 
 def _validate(o: DemoOptions) -> None:
@@ -210,7 +210,8 @@ class Demo:
         o = self.options
         step = o.report_interval_s * 1_000_000
         start = self.started_us - self.started_us % step
-        end = int(time.time() * 1e6) + step
+        now_us = int(time.time() * 1e6)
+        end = now_us - now_us % step + step          # reports take whole 15-minute buckets
         report = reporting.GetIntervalReport(reporting_pb2.IntervalReportRequest(
             from_us=start, to_us=end, interval_s=o.report_interval_s), timeout=30)
         w = self.out.write

@@ -98,6 +98,7 @@ class IvrSettings:
     # digit=queue pairs
     menu: str = "1=sales,2=support"
     default_queue: str = "support"       # after the retries run out with no valid choice
+    flow: str = "main"                   # the flow's name in IVR node visits and CDRs (reports by flow)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -171,4 +171,4 @@ def menu_from_settings(ivr: Any) -> Menu:
 
     return Menu(greeting=ivr.greeting, prompt=ivr.menu_prompt, invalid_prompt=ivr.invalid_prompt,
                 choices=parse_menu(ivr.menu), attempts=ivr.menu_attempts, timeout_ms=ivr.menu_timeout_ms,
-                fallback_queue=ivr.default_queue)
+                fallback_queue=ivr.default_queue, name=ivr.flow)
