@@ -5,9 +5,9 @@ from hotline.reporting import migrations, sql
 from hotline.reporting.store import open_store
 
 TABLES = {"call_events", "cdrs", "agent_states", "queue_events", "recordings", "dead_letters",
-          "cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m"}
+          "cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m", "rollup_versions"}
 # The tables each migration adds, so rolling back the latest one can be checked.
-ADDED_BY_LATEST = {"cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m"}
+ADDED_BY_LATEST = {"cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m", "rollup_versions"}
 
 
 def run(settings, *argv, capsys):

@@ -191,6 +191,15 @@ _0003_UP = (
     version UInt64,
     {_day('bucket_us')}
 ) {_ROLLUP_ENGINE.format(order_by='agent_id, bucket_us')}""",
+    # Which version of each bucket of each roll-up is current: a recompute
+    # writes the bucket's rows under a new version, then this marker. Readers
+    # take only rows whose (bucket_us, version) is the bucket's newest marker,
+    # so they never deduplicate per key, and a bucket is switched to its new
+    # rows at once (a reader never mixes two recomputes).
+    f"""CREATE TABLE IF NOT EXISTS rollup_versions (
+    table_name String, bucket_us Int64, version UInt64,
+    {_day('bucket_us')}
+) {_ROLLUP_ENGINE.format(order_by='table_name, bucket_us')}""",
     # IVR node visits per (flow, node, 15-minute bucket of entered_us).
     f"""CREATE TABLE IF NOT EXISTS ivr_stats_15m (
     flow String, node String, node_type String, bucket_us Int64,
@@ -202,6 +211,7 @@ _0003_UP = (
 )
 _0003_DOWN = (
     "DROP TABLE IF EXISTS ivr_stats_15m",
+    "DROP TABLE IF EXISTS rollup_versions",
     "DROP TABLE IF EXISTS agent_time_15m",
     "DROP TABLE IF EXISTS call_stats_15m",
     "DROP TABLE IF EXISTS ivr_visits",

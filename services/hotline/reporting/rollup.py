@@ -9,13 +9,15 @@ How they stay exact under at-least-once delivery: a bucket is never
 incremented. It is recomputed completely from the raw rows of that bucket,
 deduplicated by event_id, with one ``INSERT ... SELECT`` per roll-up table
 (server-side: no row passes through Python), under a new ``version`` (µs,
-strictly increasing). Readers take, per key, the row with the highest
-version (``argMax(col, version) ... GROUP BY key``), so recomputing a bucket
-twice, or after a replay stored every event twice, changes nothing. A key
-that the new computation no longer has (a corrected CDR moved its call to
-another queue) gets a zero row with the new version, so no stale row is
-read either. ReplacingMergeTree(version) drops the superseded rows in
-background merges; nothing relies on that.
+strictly increasing); then a marker (table, bucket, version) in
+``rollup_versions`` makes those rows current. Readers keep only the rows of
+each bucket's newest marker (:func:`current_rows`), so recomputing a bucket
+twice, or after a replay stored every event twice, changes nothing; a key
+the new computation no longer has (a corrected CDR moved its call to another
+queue) simply has no current row; and a reader never sees half a recompute
+(the marker comes after the rows). This keeps reads cheap: no per-key
+deduplication, one small integer set per query. ReplacingMergeTree(version)
+drops superseded rows in background merges; nothing relies on that.
 
 Which buckets a batch touches (Refresher.after_batch):
 
@@ -114,10 +116,6 @@ def _slot_expr(wait: str) -> str:
     """formulas.wait_slot in SQL: 0 for 0 s, k for (5(k-1), 5k] s, 61 above 300 s."""
     step = HIST_STEP_S * US
     return f"toInt8(least({HIST_SLOTS - 1}, intDiv(greatest({wait}, 0) + {step - 1}, {step})))"
-
-
-def _zero_hist() -> str:
-    return f"arrayMap(i -> toUInt64(0), range({HIST_SLOTS}))"
 
 
 def _not_missed() -> str:
@@ -334,48 +332,38 @@ FROM (
 GROUP BY v_flow, v_node, v_bucket"""
 
 
-# (table, key columns, the zero values of the other columns) for stale keys.
-_ZEROS = {
-    "call_stats_15m": (("dimension", "member"), (
-        "toUInt64(0), " * 10 + "toInt64(0), " * 6 + f"{_zero_hist()}, {_zero_hist()}")),
-    "agent_time_15m": (("agent_id",), "toInt64(0), " * 6 + "emptyArrayString(), emptyArrayInt64()"),
-    "ivr_stats_15m": (("flow", "node"), "'', " + "toUInt64(0), " * 7 + "toInt64(0)"),
-}
-_COLUMNS = {"call_stats_15m": CALL_STATS_COLUMNS, "agent_time_15m": AGENT_TIME_COLUMNS,
-            "ivr_stats_15m": IVR_STATS_COLUMNS}
-
-
-def zero_stale_sql(table: str, buckets: Sequence[int], version: int) -> str:
-    """Zero rows, at ``version``, for every key of the buckets that the
-    recompute at ``version`` did not write: what was counted there before
-    (e.g. a call's old queue, before its CDR was corrected) counts no more."""
-    keys, zeros = _ZEROS[table]
-    columns = _COLUMNS[table]
-    key_list = ", ".join(keys)
-    ordered = [c for c in columns if c in keys or c == "bucket_us"]
-    rest = [c for c in columns if c not in ordered and c != "version"]
-    if table == "ivr_stats_15m":           # node_type sits between the key columns and bucket_us
-        ordered, rest = ["flow", "node", "bucket_us"], [c for c in columns if c not in
-                                                        ("flow", "node", "bucket_us", "version")]
-    return f"""
-INSERT INTO {table} ({', '.join(ordered + rest)}, version)
-SELECT {key_list}, bucket_us, {zeros}, toUInt64({int(version)})
-FROM {table}
-WHERE {_bucket_filter('bucket_us', buckets)}
-GROUP BY {key_list}, bucket_us
-HAVING max(version) < {int(version)}"""
-
-
 _RECOMPUTE: dict[str, Callable[[Sequence[int], int], str]] = {
     "call_stats_15m": call_stats_sql, "agent_time_15m": agent_time_sql, "ivr_stats_15m": ivr_stats_sql}
 ROLLUP_TABLES = tuple(_RECOMPUTE)
 
 
+VERSIONS_TABLE = "rollup_versions"
+
+
 def recompute(store: ReportStore, table: str, buckets: Iterable[int], version: int) -> None:
-    """Recompute ``table`` for the buckets, in statements of nearby buckets."""
+    """Recompute ``table`` for the buckets, in statements of nearby buckets:
+    the rows under ``version`` first, then the markers that make them current."""
     for group in clusters(buckets):
         store.execute(_RECOMPUTE[table](group, version))
-        store.execute(zero_stale_sql(table, group, version))
+        mark_current(store, table, group, version)
+
+
+def mark_current(store: ReportStore, table: str, buckets: Iterable[int], version: int) -> None:
+    """Make ``version`` the current rows of the buckets of ``table`` (readers
+    take each bucket's newest marker; see current_rows)."""
+    store.insert(VERSIONS_TABLE, ("table_name", "bucket_us", "version"),
+                 [(table, int(b), int(version)) for b in buckets])
+
+
+def current_rows(table: str, from_us: int, to_us: int) -> str:
+    """The WHERE condition that keeps only the current rows of ``table``'s
+    buckets in [from_us, to_us): those of each bucket's newest version marker.
+    No per-key deduplication: the set has one entry per bucket (2,880 a month)
+    and both of its columns are integers."""
+    return sql.render(
+        "(bucket_us, version) IN (SELECT bucket_us, max(version) FROM rollup_versions "
+        "WHERE table_name = {table} AND bucket_us >= {lo} AND bucket_us < {hi} GROUP BY bucket_us)",
+        table=table, lo=int(from_us), hi=int(to_us))
 
 
 def clusters(buckets: Iterable[int], *, max_gap_us: int = DAY_US,
