@@ -45,7 +45,7 @@ def _short_abandon(requested: int, default_s: int) -> int:
 def _group_by(value: int) -> str:
     if not 0 <= value < len(queries.GROUP_BY):
         raise InvalidArgument("group_by", f"unknown value {value}: expected GROUP_BY_QUEUE, GROUP_BY_AGENT, "
-                                          "GROUP_BY_SKILL or GROUP_BY_DNIS")
+                                          "GROUP_BY_SKILL, GROUP_BY_DNIS or GROUP_BY_NONE")
     return queries.GROUP_BY[value]
 
 

@@ -1,10 +1,10 @@
 """The historical reports, read from the 15-minute roll-ups only (the
 ClickHouse side of the interval, agent and IVR reports).
 
-Each report is one query: the roll-up rows of the range are deduplicated
-per key (``argMax(col, version) ... GROUP BY key, bucket_us``: the newest
-recompute of each bucket wins, docs/metrics.md "Roll-ups"), then summed per
-member and interval in SQL. Every division and every threshold choice is
+Each report is one query over the current roll-up rows of the range (each
+bucket's newest recompute, by its marker in rollup_versions:
+rollup.current_rows, docs/metrics.md "Roll-ups"), summed per member and
+interval in SQL: no per-key deduplication. Every division and every threshold choice is
 made by hotline.reporting.formulas from those sums; the total row adds up
 the rows' counts, never their ratios.
 
@@ -21,11 +21,11 @@ import dataclasses
 from typing import Any, Sequence
 
 from hotline.common.errors import InvalidArgument
-from hotline.reporting import formulas, sql
+from hotline.reporting import formulas, rollup, sql
 from hotline.reporting.formulas import BUCKET_US, US
 from hotline.reporting.store import ReportStore
 
-GROUP_BY = ("queue", "agent", "skill", "dnis")     # reporting.proto's GroupBy, in enum order
+GROUP_BY = ("queue", "agent", "skill", "dnis", "none")   # reporting.proto's GroupBy, in enum order
 DEFAULT_INTERVAL_S = 1800
 DEFAULT_THRESHOLD_S = 20
 DEFAULT_SHORT_ABANDON_S = 5
@@ -91,31 +91,26 @@ def interval_sql(q: IntervalQuery) -> str:
     """Per (member, interval): the summed roll-up columns, the longest wait, and
     the calls answered / abandoned within T and abandoned within S. The
     thresholds are read from each bucket's histograms before summing (a
-    scalar per row: no 62-slot array is carried through the aggregation)."""
+    scalar per row: no 62-slot array is carried through the aggregation).
+    group_by "none" sums every queue into one row per interval (member "")."""
     member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
-    dedup = ", ".join(f"argMax({column}, version) AS b_{column}" for column, _ in _INTERVAL_SUMS)
-    sums = ", ".join(f"sum(b_{column})" for column, _ in _INTERVAL_SUMS)
+    sums = ", ".join(f"sum({column})" for column, _ in _INTERVAL_SUMS)
 
     def upto(hist: str, slots: int) -> str:
-        return f"argMax(arraySum(arraySlice({hist}, 1, {slots})), version)"
+        return f"sum(arraySum(arraySlice({hist}, 1, {slots})))"
 
     answered_t = formulas.slots_upto(q.threshold_s)
     short = formulas.slots_upto(q.short_abandon_s)
+    dimension, member = ("queue", "''") if q.group_by == "none" else (q.group_by, "member")
     return f"""
-SELECT b_member, b_start, {sums}, max(b_max_wait), sum(b_answered_t), sum(b_abandoned_t), sum(b_abandoned_short)
-FROM (
-    SELECT member AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {dedup},
-           argMax(max_answered_wait_us, version) AS b_max_wait,
-           {upto('answer_wait_hist', answered_t)} AS b_answered_t,
-           {upto('abandon_wait_hist', answered_t)} AS b_abandoned_t,
-           {upto('abandon_wait_hist', short)} AS b_abandoned_short
-    FROM call_stats_15m
-    WHERE dimension = {sql.literal(q.group_by)} AND bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}
-          {member_filter}
-    GROUP BY member, bucket_us
-)
+SELECT {member} AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {sums},
+       max(max_answered_wait_us), {upto('answer_wait_hist', answered_t)}, {upto('abandon_wait_hist', answered_t)},
+       {upto('abandon_wait_hist', short)}
+FROM call_stats_15m
+WHERE dimension = {sql.literal(dimension)} AND bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}
+      {member_filter} AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}
 GROUP BY b_member, b_start
-HAVING sum(b_offered) + sum(b_handled) > 0
+HAVING sum(offered) + sum(handled) > 0
 ORDER BY b_member, b_start"""
 
 
@@ -186,7 +181,7 @@ _TIME_SIDE = (("logged_in_us", "logged_in_us"), ("ready_us", "ready_us"), ("rese
 
 def agent_sql(q: AgentQuery) -> str:
     """Calls (call_stats_15m, dimension agent) and time per state (agent_time_15m)
-    in one query: the two deduplicated roll-ups as one UNION ALL, not-ready
+    in one query: the current rows of the two roll-ups as one UNION ALL, not-ready
     reasons unrolled with LEFT ARRAY JOIN (each bucket's other figures kept on
     its first reason only), summed per (agent, interval, reason), then per
     (agent, interval) with the reasons gathered into two parallel arrays."""
@@ -194,9 +189,9 @@ def agent_sql(q: AgentQuery) -> str:
     rng = f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}"
     start = _interval_start(q.from_us, interval_us)
     names = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
-    call_cols = ", ".join([f"toInt64(argMax({c}, version)) AS u_{f}" for c, f in _CALL_SIDE]
+    call_cols = ", ".join([f"toInt64({c}) AS u_{f}" for c, f in _CALL_SIDE]
                           + [f"toInt64(0) AS u_{f}" for _, f in _TIME_SIDE])
-    time_inner = ", ".join(f"argMax({c}, version) AS t_{f}" for c, f in _TIME_SIDE)
+    time_inner = ", ".join(f"{c} AS t_{f}" for c, f in _TIME_SIDE)
     time_cols = ", ".join([f"toInt64(0) AS u_{f}" for _, f in _CALL_SIDE]
                           + [f"toInt64(if(t_idx <= 1, t_{f}, 0)) AS u_{f}" for _, f in _TIME_SIDE])
     agent_filter = sql.render(" AND member = {a}", a=q.agent_id) if q.agent_id else ""
@@ -210,16 +205,15 @@ FROM (
         SELECT member AS u_agent, {start} AS u_start, '' AS u_reason, toInt64(0) AS u_reason_us, {call_cols}
         FROM call_stats_15m
         WHERE dimension = 'agent' AND {rng}{agent_filter}
-        GROUP BY member, bucket_us
+              AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}
         UNION ALL
         SELECT t_agent AS u_agent, t_start AS u_start, t_reason AS u_reason, toInt64(t_one_reason_us) AS u_reason_us,
                {time_cols}
         FROM (
             SELECT agent_id AS t_agent, {start} AS t_start, {time_inner},
-                   argMax(not_ready_reasons, version) AS t_reasons, argMax(not_ready_reason_us, version) AS t_reason_us
+                   not_ready_reasons AS t_reasons, not_ready_reason_us AS t_reason_us
             FROM agent_time_15m
-            WHERE {rng}{agent_filter_t}
-            GROUP BY agent_id, bucket_us
+            WHERE {rng}{agent_filter_t} AND {rollup.current_rows('agent_time_15m', q.from_us, q.to_us)}
         )
         LEFT ARRAY JOIN t_reasons AS t_reason, t_reason_us AS t_one_reason_us, arrayEnumerate(t_reasons) AS t_idx
     )
@@ -290,17 +284,12 @@ _IVR_SUMS = ("visits", "calls", "entries", "hangups", "queued", "completed", "er
 def ivr_sql(q: IvrQuery) -> str:
     flow_filter = sql.render(" AND flow = {f}", f=q.flow) if q.flow else ""
     return f"""
-SELECT n_flow, n_node, argMax(n_type, n_bucket), {', '.join(f'sum(n_{c})' for c in _IVR_SUMS)}
-FROM (
-    SELECT flow AS n_flow, node AS n_node, bucket_us AS n_bucket, argMax(node_type, version) AS n_type,
-           {', '.join(f'argMax({c}, version) AS n_{c}' for c in _IVR_SUMS)}
-    FROM ivr_stats_15m
-    WHERE bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}{flow_filter}
-    GROUP BY flow, node, bucket_us
-)
-WHERE n_visits > 0
-GROUP BY n_flow, n_node
-ORDER BY n_flow, n_node"""
+SELECT flow, node, argMax(node_type, bucket_us), {', '.join(f'sum({c})' for c in _IVR_SUMS)}
+FROM ivr_stats_15m
+WHERE bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}{flow_filter} AND visits > 0
+      AND {rollup.current_rows('ivr_stats_15m', q.from_us, q.to_us)}
+GROUP BY flow, node
+ORDER BY flow, node"""
 
 
 def ivr_report(store: ReportStore, query: IvrQuery | None = None, **fields: Any) -> IvrReport:

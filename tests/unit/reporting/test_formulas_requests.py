@@ -25,7 +25,8 @@ def test_defaults_come_from_the_settings():
     q = api.interval_query(req(queue="sales", interval_s=3600, service_level_threshold_s=30, short_abandon_s=-1,
                                group_by=rp.GROUP_BY_DNIS), SETTINGS)
     assert (q.member, q.interval_s, q.threshold_s, q.short_abandon_s, q.group_by) == ("sales", 3600, 30, -1, "dnis")
-    for value, name in ((rp.GROUP_BY_QUEUE, "queue"), (rp.GROUP_BY_AGENT, "agent"), (rp.GROUP_BY_SKILL, "skill")):
+    for value, name in ((rp.GROUP_BY_QUEUE, "queue"), (rp.GROUP_BY_AGENT, "agent"), (rp.GROUP_BY_SKILL, "skill"),
+                        (rp.GROUP_BY_NONE, "none")):
         assert api.interval_query(req(group_by=value), SETTINGS).group_by == name
     assert api.interval_query(req(interval_s=3600 * 1), SETTINGS).interval_s == 3600    # custom = the whole range
 
@@ -39,7 +40,7 @@ def test_defaults_come_from_the_settings():
     (dict(service_level_threshold_s=22), "service_level_threshold_s"),
     (dict(short_abandon_s=-3), "short_abandon_s"),
     (dict(short_abandon_s=400), "short_abandon_s"),
-    (dict(group_by=4), "group_by"),
+    (dict(group_by=5), "group_by"),
     (dict(queue="q" * 300), "queue"),
     (dict(from_us=T0 + 60 * S), "from_us"),
     (dict(to_us=T0 + 3601 * S), "to_us"),

@@ -14,6 +14,7 @@ class GroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GROUP_BY_AGENT: _ClassVar[GroupBy]
     GROUP_BY_SKILL: _ClassVar[GroupBy]
     GROUP_BY_DNIS: _ClassVar[GroupBy]
+    GROUP_BY_NONE: _ClassVar[GroupBy]
 
 class StaffingModel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -23,6 +24,7 @@ GROUP_BY_QUEUE: GroupBy
 GROUP_BY_AGENT: GroupBy
 GROUP_BY_SKILL: GroupBy
 GROUP_BY_DNIS: GroupBy
+GROUP_BY_NONE: GroupBy
 ERLANG_C: StaffingModel
 ERLANG_A: StaffingModel
 
