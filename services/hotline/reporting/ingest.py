@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 import time
 from typing import Any, Callable, Sequence
 
@@ -55,26 +56,38 @@ class Pipeline:
     accepts: Callable[[Message], bool] = _every_message
 
 
-def _enum_name(message: Message, field: str) -> str:
-    """A proto enum field's value by name; a number this build does not know stays a number."""
-    value = getattr(message, field)
-    enum = message.DESCRIPTOR.fields_by_name[field].enum_type
-    found = enum.values_by_number.get(value)
-    return found.name if found is not None else str(value)
-
-
 def _proto_row(fields: Sequence[str]) -> Callable[[Message], Row]:
-    """Columns named after proto fields; enums by name, the rest as they are."""
+    """Columns named after proto fields; enums by name, the rest as they are.
+
+    The hot path of ingestion (every event): the fields are read with one
+    C-level ``attrgetter`` call, and only the enum and repeated columns are
+    converted, with per-enum number -> name tables built once per message
+    type (a number this build does not know stays a number, as text)."""
+    plans: dict[Any, list[tuple[int, Any]]] = {}
+    getter = operator.attrgetter(*fields) if len(fields) > 1 else (lambda m: (getattr(m, fields[0]),))
+
+    def plan(descriptor: Any) -> list[tuple[int, Any]]:
+        fixes: list[tuple[int, Any]] = []
+        for index, name in enumerate(fields):
+            field = descriptor.fields_by_name[name]
+            if field.enum_type is not None:
+                names = {v.number: v.name for v in field.enum_type.values}
+                fixes.append((index, lambda v, names=names: names.get(v) or str(v)))
+            elif field.is_repeated:
+                fixes.append((index, list))
+        return fixes
+
     def to_row(message: Message) -> Row:
-        out = []
-        for name in fields:
-            descriptor = message.DESCRIPTOR.fields_by_name[name]
-            if descriptor.enum_type is not None:
-                out.append(_enum_name(message, name))
-            elif descriptor.is_repeated:
-                out.append(list(getattr(message, name)))
-            else:
-                out.append(getattr(message, name))
+        descriptor = message.DESCRIPTOR
+        fixes = plans.get(descriptor)
+        if fixes is None:
+            fixes = plans[descriptor] = plan(descriptor)
+        values = getter(message)
+        if not fixes:
+            return values
+        out = list(values)
+        for index, convert in fixes:
+            out[index] = convert(out[index])
         return tuple(out)
     return to_row
 
