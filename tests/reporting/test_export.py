@@ -15,7 +15,7 @@ from hotline.common.grpc import GrpcServer
 from hotline.common.settings import ReportingSettings
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.proto.reporting.v1 import reporting_pb2 as rp, reporting_pb2_grpc
-from hotline.reporting import export, migrations
+from hotline.reporting import export, migrations, rollup
 from hotline.reporting.api import ReportingServicer
 from hotline.reporting.ingest import Ingester
 
@@ -221,6 +221,7 @@ def test_cli_staffing_prints_the_table(stored, capsys):
     stored.insert("call_stats_15m", ("dimension", "member", "bucket_us", "offered", "handled", "talk_us", "wrap_up_us",
                                      "version"), [("queue", SALES, T0 + 900 * S, 100, 100, 100 * 150 * S,
                                                    100 * 30 * S, 1)])
+    rollup.mark_current(stored, "call_stats_15m", [T0 + 900 * S], 1)                 # the row's recompute is current
     with served(stored) as (address, _):
         assert cli.main(["staffing", "--from", "2026-11-01T00:00", "--to", "2026-11-01T01:00",
                          "--reporting-address", address]) == 0

@@ -1,8 +1,17 @@
 """Staffing read from hand-made roll-up rows on both engines (ClickHouse 18.16
 and chdb), and GetStaffing over real gRPC on loopback.
 
-The roll-up rows include a stale version of a bucket and a repeated copy of
-another: only the newest version may count, and only once."""
+The roll-up rows are written the way a recompute writes them: rows under a
+version, then a marker in rollup_versions that makes that version its
+bucket's current rows. They include a superseded recompute of a bucket (an
+older version, marked before the newer one), a recompute whose marker is not
+written yet, a bucket with no marker at all and a key only the superseded
+recompute had: only each bucket's newest marked version may count.
+
+The unmarked rows use keys no marked row of their bucket has: the tables are
+ReplacingMergeTree(version), so a merge (on chdb already the insert, with
+optimize_on_insert) may replace a marked row by a newer unmarked row of the
+same key, which is not what these tests are about."""
 import contextlib
 import math
 
@@ -12,7 +21,7 @@ import pytest
 from hotline.common.grpc import GrpcServer
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2 as rp, reporting_pb2_grpc
-from hotline.reporting import erlang, migrations, staffing
+from hotline.reporting import erlang, migrations, rollup, staffing
 from hotline.reporting.api import ReportingServicer
 
 S = 1_000_000
@@ -20,6 +29,7 @@ MIDNIGHT = 1_709_251_200 * S          # 2024-03-01 00:00 UTC
 DAY = 86_400 * S
 NINE = MIDNIGHT + 9 * 3600 * S
 Q15 = 900 * S
+HALF_PAST = NINE + 2 * Q15           # 09:30: its rows have no call_stats_15m marker
 SETTINGS = ReportingSettings(service_level_threshold_s=20)
 
 CALL_COLUMNS = ("dimension", "member", "bucket_us", "offered", "answered", "handled", "abandoned",
@@ -36,10 +46,12 @@ def calls(member, bucket, offered, handled, abandoned=0, answered_wait_s=0, aban
 
 HISTORY = [
     # Day 1, 09:00-09:30, sales: 60 + 40 calls, 10 abandons (answered waited 1000 s, abandoned 500 s).
-    calls("sales", NINE, 999, 999, version=1),                    # stale: version 2 replaces it
+    calls("sales", NINE, 999, 999, abandoned=99, version=1),      # superseded: version 2 is marked after it
+    calls("moved", NINE, 70, 70, version=1),                      # a queue only version 1 had (a corrected CDR)
     calls("sales", NINE, 60, 50, abandoned=10, answered_wait_s=1000, abandoned_wait_s=500),
     calls("sales", NINE + Q15, 40, 40),
-    calls("sales", NINE + Q15, 40, 40),                          # the same version again: counts once
+    calls("late", NINE + Q15, 700, 700, abandoned=70, version=3),   # a recompute whose marker is not written yet
+    calls("sales", HALF_PAST, 300, 300, abandoned=30),            # a bucket without a marker
     # Day 2, 09:00: 50 calls, 5 abandons (500 s and 250 s of waiting).
     calls("sales", DAY + NINE, 50, 45, abandoned=5, answered_wait_s=500, abandoned_wait_s=250),
     # Support, day 1 09:00: 30 calls; other dimensions must not be read as queues.
@@ -49,17 +61,22 @@ HISTORY = [
     # Outside the range (the day before).
     calls("sales", NINE - DAY, 400, 400),
 ]
+# (bucket, version) markers in the order the recomputes wrote them.
+CALL_MARKERS = [(NINE, 1), (NINE, 2), (NINE + Q15, 2), (DAY + NINE, 2), (NINE - DAY, 2)]
 
 AGENT_TIME = [
     # a1 and a2 serve sales and are logged in all of 09:00-09:30 on day 1; a3 (support) for 450 s.
-    ("a1", NINE, 0, 0, 1),                                        # stale version
+    ("a1", NINE, 700 * S, 0, 1),                                  # superseded version
     ("a1", NINE, 900 * S, 300 * S, 2),
     ("a1", NINE + Q15, 900 * S, 0, 2),
+    ("a3", NINE + Q15, 100 * S, 0, 3),                            # not marked yet
     ("a2", NINE, 900 * S, 0, 2),
-    ("a2", NINE, 900 * S, 0, 2),                                  # a repeated copy
     ("a2", NINE + Q15, 900 * S, 0, 2),
     ("a3", NINE, 450 * S, 0, 2),
+    ("a1", HALF_PAST, 900 * S, 0, 2),                             # 09:30: marked for agent_time_15m only
+    ("a2", HALF_PAST + Q15, 900 * S, 0, 2),                       # 09:45: no marker at all
 ]
+AGENT_MARKERS = [(NINE, 1), (NINE, 2), (NINE + Q15, 2), (HALF_PAST, 2)]
 
 AGENT_STATES = [
     # The queues each agent serves, as their state events say.
@@ -69,11 +86,19 @@ AGENT_STATES = [
 ]
 
 
+def mark(store, table, markers):
+    """The markers one recompute at a time, as rollup.recompute writes them."""
+    for bucket, version in markers:
+        rollup.mark_current(store, table, [bucket], version)
+
+
 @pytest.fixture
 def history(store):
     migrations.up(store)
     store.insert("call_stats_15m", CALL_COLUMNS, HISTORY)
     store.insert("agent_time_15m", AGENT_COLUMNS, AGENT_TIME)
+    mark(store, "call_stats_15m", CALL_MARKERS)
+    mark(store, "agent_time_15m", AGENT_MARKERS)
     store.insert("agent_states", ("event_id", "agent_id", "state", "timestamp_us", "queues", "queue", "ingested_us"),
                  [row + (1,) for row in AGENT_STATES])
     return store
@@ -144,6 +169,40 @@ def test_no_abandons_means_erlang_a_is_erlang_c(history):
 def test_a_queue_with_no_history_is_all_zeros(history):
     report = staffing.staffing_report(history, query(queue="nobody 'here'"))
     assert {(r.offered, r.agents_needed, r.agents_staffed) for r in report.rows} == {(0.0, 0, 0.0)}
+
+
+def test_only_each_buckets_newest_marked_version_counts(history):
+    report = staffing.staffing_report(history, query(queue="sales", interval_s=900))
+    # 09:00: version 2 only (not the superseded 999 calls of version 1); 09:30: its call rows have no
+    # call_stats_15m marker.
+    assert [row_at(report, NINE + k * Q15).offered for k in range(3)] == [60.0, 40.0, 0.0]
+    # Agents: 09:00 counts a1's version 2 (900 s, not also the 700 s of version 1); 09:30 is marked for
+    # agent_time_15m (a1 counts); 09:45 has no marker (a2 does not).
+    assert [row_at(report, NINE + k * Q15).agents_staffed for k in range(4)] == [2.0, 2.0, 1.0, 0.0]
+    everything = staffing.staffing_report(history, query(interval_s=900))
+    # A queue only the superseded recompute had ("moved") is gone with it; one only the unmarked
+    # recompute has ("late") is not there yet; a3's unmarked 100 s at 09:15 neither.
+    assert row_at(everything, NINE).offered == 90.0                # sales 60 + support 30
+    nine15 = row_at(everything, NINE + Q15)
+    assert (nine15.offered, nine15.agents_staffed) == (40.0, 2.0)
+    for queue in ("moved", "late"):
+        assert {r.offered for r in staffing.staffing_report(history, query(queue=queue)).rows} == {0.0}
+
+
+def test_a_recompute_counts_once_its_marker_is_written(history):
+    # Bucket 09:00 recomputed under version 4: sales now has 80 calls, a new queue 25, support none.
+    history.insert("call_stats_15m", CALL_COLUMNS, [calls("sales", NINE, 80, 80, version=4),
+                                                    calls("new", NINE, 25, 25, version=4)])
+    assert row_at(staffing.staffing_report(history, query(queue="new")), NINE).offered == 0.0
+    rollup.mark_current(history, "call_stats_15m", [NINE], 4)
+    assert row_at(staffing.staffing_report(history, query(queue="new")), NINE).offered == 25.0
+    assert row_at(staffing.staffing_report(history, query(queue="sales")), NINE).offered == 120.0  # 80 + 40
+    assert row_at(staffing.staffing_report(history, query()), NINE).offered == 145.0              # support gone
+    # The newest version is current, not the marker written last.
+    rollup.mark_current(history, "call_stats_15m", [NINE], 1)
+    rollup.mark_current(history, "agent_time_15m", [NINE], 1)
+    nine = row_at(staffing.staffing_report(history, query(queue="sales")), NINE)
+    assert (nine.offered, nine.agents_staffed) == (120.0, 2.0)
 
 
 @contextlib.contextmanager

@@ -7,10 +7,12 @@ What it reads (the 15-minute roll-ups, docs/metrics.md "Roll-ups"):
   answered and abandoned calls (for the callers' patience);
 - agent_time_15m: logged-in time, for the agents actually staffed.
 
-Every roll-up row is deduplicated before it is added up: per key
-(dimension, member, bucket) the row with the highest ``version`` wins
-(argMax(column, version)), so a recomputed bucket counts once whether or not
-ClickHouse has merged its copies yet.
+Only the current rows of each bucket are added up: those of the bucket's
+newest marker in ``rollup_versions`` (:func:`hotline.reporting.rollup.current_rows`).
+A recomputed bucket therefore counts once, with its newest rows, whether or
+not ClickHouse has merged its older versions away yet; rows of a recompute
+whose marker is not written yet count nowhere. No per-key deduplication: the
+rows are simply summed.
 
 The arithmetic is in :mod:`hotline.reporting.erlang`; the definitions and
 assumptions (Poisson arrivals, exponential handle times and patience, the
@@ -27,7 +29,7 @@ from typing import Any, Iterable, Sequence
 from hotline.common.errors import InvalidArgument
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2
-from hotline.reporting import erlang, formulas, sql
+from hotline.reporting import erlang, formulas, rollup, sql
 from hotline.reporting.store import ReportStore
 
 US = formulas.US
@@ -127,33 +129,20 @@ class History:
 
 
 _CALL_HISTORY = """
-SELECT {row_key} AS row_key, sum(v_offered), sum(v_handled), sum(v_talk_us), sum(v_wrap_up_us), sum(v_abandoned),
-       sum(v_answered_wait_us), sum(v_abandoned_wait_us)
-FROM (
-    SELECT bucket_us,
-           argMax(offered, version) AS v_offered,
-           argMax(handled, version) AS v_handled,
-           argMax(talk_us, version) AS v_talk_us,
-           argMax(wrap_up_us, version) AS v_wrap_up_us,
-           argMax(abandoned, version) AS v_abandoned,
-           argMax(answered_wait_us, version) AS v_answered_wait_us,
-           argMax(abandoned_wait_us, version) AS v_abandoned_wait_us
-    FROM call_stats_15m
-    WHERE dimension = 'queue' AND bucket_us >= {from_us} AND bucket_us < {to_us}{member_filter}
-    GROUP BY dimension, member, bucket_us
-)
+SELECT {row_key} AS row_key, sum(offered), sum(handled), sum(talk_us), sum(wrap_up_us), sum(abandoned),
+       sum(answered_wait_us), sum(abandoned_wait_us)
+FROM call_stats_15m
+WHERE dimension = 'queue' AND bucket_us >= {from_us} AND bucket_us < {to_us}{member_filter}
+  AND {current}
 GROUP BY row_key
 ORDER BY row_key
 """
 
 _AGENT_HISTORY = """
-SELECT {row_key} AS row_key, sum(v_logged_in_us)
-FROM (
-    SELECT bucket_us, argMax(logged_in_us, version) AS v_logged_in_us
-    FROM agent_time_15m
-    WHERE bucket_us >= {from_us} AND bucket_us < {to_us}{agent_filter}
-    GROUP BY agent_id, bucket_us
-)
+SELECT {row_key} AS row_key, sum(logged_in_us)
+FROM agent_time_15m
+WHERE bucket_us >= {from_us} AND bucket_us < {to_us}{agent_filter}
+  AND {current}
 GROUP BY row_key
 ORDER BY row_key
 """
@@ -176,12 +165,14 @@ def row_key_sql(q: StaffingQuery) -> str:
 def call_history_sql(q: StaffingQuery) -> str:
     member = sql.render(" AND member = {queue}", queue=q.queue) if q.queue else ""
     return sql.render(_CALL_HISTORY, row_key=sql.Sql(row_key_sql(q)), member_filter=sql.Sql(member),
+                      current=sql.Sql(rollup.current_rows("call_stats_15m", q.from_us, q.to_us)),
                       from_us=q.from_us, to_us=q.to_us)
 
 
 def agent_history_sql(q: StaffingQuery) -> str:
     agents = sql.render(_QUEUE_AGENTS, from_us=q.from_us, to_us=q.to_us, queue=q.queue) if q.queue else ""
     return sql.render(_AGENT_HISTORY, row_key=sql.Sql(row_key_sql(q)), agent_filter=sql.Sql(agents),
+                      current=sql.Sql(rollup.current_rows("agent_time_15m", q.from_us, q.to_us)),
                       from_us=q.from_us, to_us=q.to_us)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hotline.common.errors import InvalidArgument
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2 as rp
-from hotline.reporting import erlang, staffing
+from hotline.reporting import erlang, rollup, staffing
 from hotline.reporting.staffing import History
 
 S = 1_000_000
@@ -85,6 +85,14 @@ def test_slots_per_interval_and_by_time_of_day():
     q = staffing.validate_request(request(to_us=MIDNIGHT + 3 * 3600 * S, interval_s=3600, by_time_of_day=True),
                                   SETTINGS)
     assert [(s.key, s.occurrences) for s in staffing.slots(q)] == [(0, 1), (1, 1), (2, 1)]
+
+
+def test_history_reads_only_current_rollup_rows_and_sums_them():
+    q = staffing.validate_request(request(queue="sales"), SETTINGS)
+    for text, table in ((staffing.call_history_sql(q), "call_stats_15m"),
+                        (staffing.agent_history_sql(q), "agent_time_15m")):
+        assert rollup.current_rows(table, MIDNIGHT, MIDNIGHT + DAY) in text      # each bucket's newest marker
+        assert "argMax" not in text                                              # no per-key deduplication
 
 
 def test_patience_estimate_is_abandons_over_waiting_time():
