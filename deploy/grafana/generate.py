@@ -4,7 +4,8 @@
     .venv/bin/python deploy/grafana/generate.py --check   # exit 1 when a committed file is stale
 
 Why generated: every panel reads the same roll-up tables the same way
-(argMax(col, version) per key, then sums) and computes the same figures
+(each bucket's current rows, by its newest marker in rollup_versions, as
+hotline.reporting.rollup.current_rows; then sums) and computes the same figures
 (service level, ASA, AHT, occupancy, containment); written out by hand those
 formulas would be copied into dozens of panels and drift apart. Here each
 formula is written once (FIGURES, AGENT_FIGURES, IVR_FIGURES), following
@@ -89,9 +90,22 @@ def select_list(items: Iterable[tuple[str, str]]) -> str:
     return ",\n       ".join(expr if expr == alias else f"{expr} AS {alias}" for alias, expr in items)
 
 
-# --- the roll-ups, deduplicated ------------------------------------------------
-# Per key and bucket the newest version wins; the inner queries below return
-# one row per (member, bucket) with v_* columns, which the panels sum.
+# --- the roll-ups, current rows only ------------------------------------------------
+# A recompute writes a bucket's rows under a new version, then a marker
+# (table_name, bucket_us, version) in rollup_versions; a bucket's current rows
+# are those of its newest marker, and rows without a marker are invisible
+# (hotline.reporting.rollup). The inner queries below return those rows with
+# v_* columns (no per-key deduplication, no GROUP BY), which the panels sum.
+
+
+def current_rows(table: str, lo: str | None = FROM_US, hi: str | None = TO_US) -> str:
+    """rollup.current_rows(table, lo, hi) with Grafana's time range (lo, hi:
+    SQL expressions in µs); without bounds, every bucket's current rows (the
+    variables, which list members whatever the range)."""
+    bounds = "" if lo is None and hi is None else f" AND bucket_us >= {lo} AND bucket_us < {hi}"
+    return ("(bucket_us, version) IN (SELECT bucket_us, max(version) FROM rollup_versions "
+            f"WHERE table_name = '{table}'{bounds} GROUP BY bucket_us)")
+
 
 CALL_MEASURES = {
     "v_offered": "offered", "v_answered": "answered", "v_handled": "handled", "v_abandoned": "abandoned",
@@ -123,38 +137,37 @@ def _measures_used(text: str, measures: dict[str, str]) -> list[str]:
     return used
 
 
-def _deduped(table: str, keys: str, where: str, measures: dict[str, str], used: list[str],
+def _current(table: str, keys: str, where: str, measures: dict[str, str], used: list[str],
              extra: Iterable[tuple[str, str]] = ()) -> str:
-    columns = [(m, f"toInt64(argMax({measures[m]}, version))") for m in used] + list(extra)
+    columns = [(m, f"toInt64({measures[m]})") for m in used] + list(extra)
     return (f"SELECT {keys},\n       {select_list(columns)}\n"
             f"FROM {table}\nWHERE {where}\n  AND bucket_us >= {FROM_US} AND bucket_us < {TO_US}\n"
-            f"GROUP BY {keys}")
+            f"  AND {current_rows(table)}")
 
 
 def call_stats(dimension: str, members: str, outer: str) -> str:
-    """The deduplicated call_stats_15m rows of one dimension's members in the
+    """The current call_stats_15m rows of one dimension's members in the
     time range, with the v_* measures ``outer`` uses."""
     used = _measures_used(outer, CALL_MEASURES)
-    return _deduped("call_stats_15m", "dimension, member, bucket_us",
+    return _current("call_stats_15m", "dimension, member, bucket_us",
                     f"dimension = '{dimension}' AND member IN ({members})", CALL_MEASURES, used)
 
 
 def agent_time(outer: str) -> str:
-    """The deduplicated agent_time_15m rows of the selected agents; with the
+    """The current agent_time_15m rows of the selected agents; with the
     not-ready reason arrays (v_reasons, v_reason_us) when ``outer`` reads them."""
     reasons = re.search(r"\bv_reason(s|_us)\b", outer) is not None
     used = [] if reasons else _measures_used(outer, AGENT_TIME_MEASURES)
-    extra = [("v_reasons", "argMax(not_ready_reasons, version)"),
-             ("v_reason_us", "argMax(not_ready_reason_us, version)")] if reasons else []
-    return _deduped("agent_time_15m", "agent_id, bucket_us", f"agent_id IN ({AGENTS})",
+    extra = [("v_reasons", "not_ready_reasons"), ("v_reason_us", "not_ready_reason_us")] if reasons else []
+    return _current("agent_time_15m", "agent_id, bucket_us", f"agent_id IN ({AGENTS})",
                     AGENT_TIME_MEASURES, used, extra)
 
 
 def ivr_stats(outer: str) -> str:
-    """The deduplicated ivr_stats_15m rows of the selected flows."""
+    """The current ivr_stats_15m rows of the selected flows."""
     used = _measures_used(outer, IVR_MEASURES)
-    return _deduped("ivr_stats_15m", "flow, node, bucket_us", f"flow IN ({FLOWS})", IVR_MEASURES, used,
-                    [("v_node_type", "argMax(node_type, version)")])
+    return _current("ivr_stats_15m", "flow, node, bucket_us", f"flow IN ({FLOWS})", IVR_MEASURES, used,
+                    [("v_node_type", "node_type")])
 
 
 def query(select: str, source: str, *, alias: str, where: str = "", group_by: str = "", order_by: str = "") -> str:
@@ -368,13 +381,17 @@ def custom_variable(name: str, label: str, options: list[tuple[str, str]], defau
 
 QUEUE_VAR = query_variable("queue", "Queue", (
     "SELECT DISTINCT q FROM (\n"
-    "    SELECT member AS q FROM call_stats_15m WHERE dimension = 'queue'\n"
+    "    SELECT member AS q FROM call_stats_15m\n"
+    f"    WHERE dimension = 'queue' AND {current_rows('call_stats_15m', None, None)}\n"
     "    UNION ALL\n"
     "    SELECT queue AS q FROM queue_events\n"
     f"    WHERE timestamp_us >= (${{__to}} - {WAITING_WINDOW_MS}) * 1000 AND queue != ''\n"
     ") AS queues\nORDER BY q"))
-AGENT_VAR = query_variable("agent", "Agent", "SELECT DISTINCT agent_id FROM agent_time_15m ORDER BY agent_id")
-FLOW_VAR = query_variable("flow", "IVR flow", "SELECT DISTINCT flow FROM ivr_stats_15m ORDER BY flow")
+AGENT_VAR = query_variable("agent", "Agent", (
+    f"SELECT DISTINCT agent_id FROM agent_time_15m\nWHERE {current_rows('agent_time_15m', None, None)}\n"
+    "ORDER BY agent_id"))
+FLOW_VAR = query_variable("flow", "IVR flow", (
+    f"SELECT DISTINCT flow FROM ivr_stats_15m\nWHERE {current_rows('ivr_stats_15m', None, None)}\nORDER BY flow"))
 INTERVAL_VAR = custom_variable(
     "interval", "Interval",
     [("15 min", "900"), ("30 min", "1800"), ("1 hour", "3600"), ("1 day (UTC)", "86400")],
@@ -524,7 +541,7 @@ def ivr_sql(names: list[str], keys: list[tuple[str, str]]) -> str:
 
 def ivr_nodes_sql() -> str:
     names = ["visits", "calls", "hangups", "drop_off", "queued", "completed", "errors", "avg_time_s"]
-    select = select_list([("flow", "flow"), ("node", "node"), ("node_type", "any(v_node_type)")]
+    select = select_list([("flow", "flow"), ("node", "node"), ("node_type", "argMax(v_node_type, bucket_us)")]
                          + figures(IVR_FIGURES, names))
     return query(select, ivr_stats(select), alias="nodes", group_by="flow, node", order_by="flow, node")
 

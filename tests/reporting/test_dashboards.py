@@ -8,7 +8,11 @@ Every Grafana dashboard in deploy/grafana/dashboards is loaded and:
   flows its variable queries return, every option of each custom variable),
   returns rows and exactly the columns the panel shows (its byName
   overrides, plus ``time`` for a time series);
-- the figures of the main panels match numbers computed by hand here;
+- every read of a roll-up keeps only the current rows (each bucket's newest
+  marker in rollup_versions, rollup.current_rows), never argMax per key;
+- the figures of the main panels match numbers computed by hand here, and
+  agree with the gRPC reports both on hand-written roll-up rows and on
+  roll-ups recomputed from raw events by rollup.Refresher / rollup.rebuild;
 - every Prometheus expression parses (promtool, when installed) and names
   only metrics Hotline's code registers, with labels those metrics have;
 - every data source uid is provisioned, every $variable is defined, and the
@@ -30,9 +34,11 @@ import sys
 from typing import Any, Iterator
 
 import pytest
+from hotline.common import topics
 from hotline.common.errors import HotlineError
 from hotline.common.metrics import hotline_metrics
-from hotline.reporting import migrations
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.reporting import migrations, rollup
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -169,9 +175,12 @@ CALL_STATS = [
              answered_wait_us=97 * S, max_answered_wait_us=40 * S, abandoned_wait_us=91 * S,
              talk_us=700 * S, hold_us=50 * S, wrap_up_us=140 * S,
              answer_wait_hist=hist(s0=1, s1=2, s3=2, s5=1, s8=1), abandon_wait_hist=hist(s1=1, s4=1, s14=1)),
-    # An older version of the same bucket: superseded, must not count.
+    # The bucket's older recompute (version 1): superseded, must not count; nor
+    # may a key only it had (billing, or a1's old figures).
     call_row("queue", "support", B0, 1, offered=100, answered=90, handled=90, abandoned=10,
              answered_wait_us=900 * S, talk_us=9000 * S, answer_wait_hist=hist(s0=90), abandon_wait_hist=hist(s0=10)),
+    call_row("queue", "billing", B0, 1, offered=7, answered=7, handled=7),
+    call_row("agent", "a1", B0, 1, handled=40, offers=50, talk_us=4000 * S),
     # support 09:15. Answered waits 5, 20, 21 s (sum 46 s); one flowed out; one
     # abandoned after 2 s (short).
     call_row("queue", "support", B1, 1, offered=5, answered=3, handled=3, abandoned=1, flowed_out=1,
@@ -182,10 +191,16 @@ CALL_STATS = [
     call_row("queue", "sales", B3, 1, offered=2, answered=2, handled=2, answered_wait_us=40 * S,
              max_answered_wait_us=30 * S, talk_us=120 * S, answer_wait_hist=hist(s2=1, s6=1)),
     # Agents: a1 took 4 of 5 offers at 09:00 and 3 at 09:15, a2 3 at 09:00.
-    call_row("agent", "a1", B0, 1, handled=4, offers=5, missed=1, talk_us=400 * S, hold_us=20 * S, wrap_up_us=80 * S),
+    call_row("agent", "a1", B0, 2, handled=4, offers=5, missed=1, talk_us=400 * S, hold_us=20 * S, wrap_up_us=80 * S),
     call_row("agent", "a1", B1, 1, handled=3, offers=3, talk_us=300 * S, wrap_up_us=30 * S),
-    call_row("agent", "a2", B0, 1, handled=3, offers=3, talk_us=300 * S, hold_us=30 * S, wrap_up_us=60 * S),
+    call_row("agent", "a2", B0, 2, handled=3, offers=3, talk_us=300 * S, hold_us=30 * S, wrap_up_us=60 * S),
+    # A recompute of 09:15 in flight (its rows written, its marker not yet): invisible.
+    call_row("queue", "support", B1, 3, offered=1000, answered=1000, handled=1000, answered_wait_us=1000 * S),
+    call_row("queue", "billing", B1, 3, offered=50),
+    call_row("agent", "a1", B1, 3, handled=300, offers=300),
 ]
+# (bucket, version) markers in rollup_versions: the newest of a bucket is current.
+CALL_MARKERS = [(B0, 1), (B0, 2), (B1, 1), (B3, 1)]
 # support, T = 20 s, short abandons <= 5 s, over 09:00 + 09:15:
 #   offered 15, answered 10, abandoned 4, short abandons 2 (3 s, 2 s)
 #   answered within 20 s: 0, 4, 4, 12, 12 | 5, 20 = 7; abandoned within 20 s: 3, 18 | 2 = 3
@@ -206,9 +221,13 @@ TIME_COLUMNS = ("agent_id", "bucket_us", "logged_in_us", "ready_us", "reserved_u
 AGENT_TIME = [
     ("a1", B0, 900 * S, 300 * S, 30 * S, 400 * S, 80 * S, 90 * S, ["break", "lunch"], [60 * S, 30 * S], 2),
     ("a1", B0, 900 * S, 900 * S, 0, 0, 0, 0, [], [], 1),          # superseded
+    ("a3", B0, 900 * S, 0, 0, 0, 0, 900 * S, ["lunch"], [900 * S], 1),     # only in the superseded recompute
     ("a1", B1, 900 * S, 400 * S, 20 * S, 300 * S, 30 * S, 150 * S, ["break"], [150 * S], 1),
-    ("a2", B0, 900 * S, 500 * S, 10 * S, 300 * S, 60 * S, 30 * S, ["break"], [30 * S], 1),
+    ("a2", B0, 900 * S, 500 * S, 10 * S, 300 * S, 60 * S, 30 * S, ["break"], [30 * S], 2),
+    ("a1", B1, 900 * S, 0, 0, 0, 0, 900 * S, ["lunch"], [900 * S], 4),      # no marker: invisible
+    ("a9", B1, 900 * S, 900 * S, 0, 0, 0, 0, [], [], 4),                    # no marker: invisible
 ]
+TIME_MARKERS = [(B0, 1), (B0, 2), (B1, 1)]
 # a1: busy = ringing 50 + on call 700 + wrap-up 110 = 860 s; ready 700 s.
 A1 = {"handled": 7, "offers": 8, "missed": 1, "talk_s": 700.0, "hold_s": 20.0, "wrap_up_s": 110.0,
       "aht_s": (700 + 110) / 7, "logged_in_s": 1800.0, "ready_s": 700.0, "reserved_s": 50.0, "on_call_s": 700.0,
@@ -223,7 +242,10 @@ IVR_STATS = [
     ("main", "goodbye", "play", B0, 3, 3, 0, 0, 0, 3, 0, 9 * S, 1),
     ("main", "queue", "queue", B0, 4, 4, 0, 0, 4, 0, 0, 1 * S, 1),
     ("billing", "greeting", "play", B1, 2, 2, 2, 0, 0, 2, 0, 6 * S, 1),
+    ("survey", "greeting", "play", B1, 5, 5, 5, 5, 0, 0, 0, 5 * S, 2),     # no marker: invisible
+    ("main", "menu", "menu", B1, 40, 40, 0, 40, 0, 0, 0, 0, 2),            # no marker: invisible
 ]
+IVR_MARKERS = [(B0, 0), (B0, 1), (B1, 1)]
 # main: 10 calls entered, 3 completed in the IVR: containment 0.3; menu drop-off 2/12.
 
 QUEUE_EVENT_COLUMNS = ("event_id", "call_uuid", "queue", "type", "timestamp_us", "wait_us", "ingested_us")
@@ -255,18 +277,151 @@ AGENT_STATES = [
 ]
 
 
-def seed(store) -> None:
-    migrations.up(store)
-    store.insert("call_stats_15m", CALL_COLUMNS, CALL_STATS + CALL_STATS[:1])      # a duplicate insert too
-    store.insert("agent_time_15m", TIME_COLUMNS, AGENT_TIME)
-    store.insert("ivr_stats_15m", IVR_COLUMNS, IVR_STATS)
+def insert_apart(store, table: str, columns: tuple[str, ...], rows: list[tuple], key: tuple[str, ...]) -> None:
+    """Each version of a key in its own insert: chdb keeps only the newest
+    version of a key (the table's ORDER BY columns) within one insert."""
+    batches: list[tuple[set[tuple], list[tuple]]] = []
+    for row in rows:
+        k = tuple(row[columns.index(c)] for c in key)
+        keys, batch = next(((ks, b) for ks, b in batches if k not in ks), (set(), []))
+        if not batch:
+            batches.append((keys, batch))
+        keys.add(k)
+        batch.append(row)
+    for _, batch in batches:
+        store.insert(table, columns, batch)
+
+
+def mark(store, table: str, markers: list[tuple[int, int]]) -> None:
+    """The markers, one insert per version (a bucket's older markers stay)."""
+    for version in sorted({v for _, v in markers}):
+        rollup.mark_current(store, table, [b for b, v in markers if v == version], version)
+
+
+def seed_raw(store) -> None:
+    """The raw queue and agent events the "now" panels read."""
     store.insert("queue_events", QUEUE_EVENT_COLUMNS, [r + (i + 1,) for i, r in enumerate(QUEUE_EVENTS)])
     store.insert("agent_states", AGENT_STATE_COLUMNS, [r + (i + 1,) for i, r in enumerate(AGENT_STATES)])
+
+
+def seed(store) -> None:
+    """Roll-up rows written by hand, with their markers (merges stopped, so the
+    superseded and unmarked rows stay for the panels to leave out)."""
+    migrations.up(store)
+    for table in (*rollup.ROLLUP_TABLES, rollup.VERSIONS_TABLE):
+        store.execute(f"SYSTEM STOP MERGES {table}")
+    insert_apart(store, "call_stats_15m", CALL_COLUMNS, CALL_STATS, ("dimension", "member", "bucket_us"))
+    insert_apart(store, "agent_time_15m", TIME_COLUMNS, AGENT_TIME, ("agent_id", "bucket_us"))
+    insert_apart(store, "ivr_stats_15m", IVR_COLUMNS, IVR_STATS, ("flow", "node", "bucket_us"))
+    mark(store, "call_stats_15m", CALL_MARKERS)
+    mark(store, "agent_time_15m", TIME_MARKERS)
+    mark(store, "ivr_stats_15m", IVR_MARKERS)
+    mark(store, "agent_time_15m", [(B3, 7)])       # a marker without rows: nothing to show
+    seed_raw(store)
 
 
 @pytest.fixture
 def seeded(store):
     seed(store)
+    return store
+
+
+# --- test data: roll-ups recomputed from raw events, as reporting does ------------------------
+
+def _at(offset_s: int) -> int:
+    return B0 + offset_s * S
+
+
+def _cdr(uuid: str, disposition: int, enqueue_s: int, *, wait_s: int, queue: str, talk_s: int = 0,
+         hold_s: int = 0, agent: str = "") -> ev.Cdr:
+    enq = _at(enqueue_s)
+    c = ev.Cdr(event_id=f"cdr:{uuid}", call_uuid=uuid, node_id="fs1", ani="+4930", dnis="800", queue=queue,
+               disposition=disposition, start_us=enq - 20 * S, answer_us=enq - 19 * S, enqueue_us=enq,
+               queue_wait_us=wait_s * S, hold_us=hold_s * S, skills=["en"])
+    if disposition == ev.DISPOSITION_ANSWERED:
+        c.agent_id, c.connect_us, c.talk_us = agent, enq + wait_s * S, talk_s * S
+        c.end_us = c.connect_us + c.talk_us
+    else:
+        c.end_us = enq + wait_s * S
+    return c
+
+
+def _offer(uuid: str, agent: str, at_s: int, queue: str, failed: str = "") -> ev.QueueEvent:
+    kind = ev.QUEUE_OFFER_FAILED if failed else ev.QUEUE_OFFERED
+    return ev.QueueEvent(event_id=f"q:{uuid}:{agent}:{at_s}", call_uuid=uuid, queue=queue, type=kind,
+                         agent_id=agent, timestamp_us=_at(at_s), reason=failed)
+
+
+def _agent(event_id: str, agent: str, at_s: int, state: int, previous: int, since_s: int, *, reason: str = "",
+           call: str = "", enqueue_s: int = 0) -> ev.AgentStateEvent:
+    return ev.AgentStateEvent(event_id=event_id, agent_id=agent, state=state, previous_state=previous,
+                              reason=reason, timestamp_us=_at(at_s), previous_state_since_us=_at(since_s),
+                              call_uuid=call, call_enqueue_us=_at(enqueue_s) if call else 0, queues=["support"])
+
+
+def _visit(uuid: str, seq: int, node: str, node_type: str, outcome: str, entered_s: int,
+           left_s: int) -> ev.IvrNodeVisit:
+    return ev.IvrNodeVisit(event_id=f"ivr:{uuid}:{seq}", call_uuid=uuid, flow="main", node=node,
+                           node_type=node_type, sequence=seq, entered_us=_at(entered_s), left_us=_at(left_s),
+                           outcome=outcome)
+
+
+ANSWERED, ABANDONED = ev.DISPOSITION_ANSWERED, ev.DISPOSITION_ABANDONED
+RAW_EVENTS = [
+    # support 09:00: r1 answered after 4 s (talk 100, wrap-up 20), r2 after 30 s (talk 200, wrap-up 30),
+    # r3 abandoned after 3 s (short); 09:15: r4 abandoned after 50 s. sales 10:00: r5 answered after 10 s.
+    (topics.CDRS, _cdr("r1", ANSWERED, 10, wait_s=4, queue="support", talk_s=100, hold_s=10, agent="a1")),
+    (topics.CDRS, _cdr("r2", ANSWERED, 100, wait_s=30, queue="support", talk_s=200, agent="a2")),
+    (topics.CDRS, _cdr("r3", ABANDONED, 200, wait_s=3, queue="support")),
+    (topics.CDRS, _cdr("r4", ABANDONED, 910, wait_s=50, queue="support")),
+    (topics.CDRS, _cdr("r5", ANSWERED, 3605, wait_s=10, queue="sales", talk_s=60, agent="a1")),
+    (topics.QUEUE_EVENTS, _offer("r1", "a1", 12, "support")),
+    (topics.QUEUE_EVENTS, _offer("r2", "a1", 105, "support")),
+    (topics.QUEUE_EVENTS, _offer("r2", "a1", 115, "support", failed="NO_ANSWER")),
+    (topics.QUEUE_EVENTS, _offer("r2", "a2", 120, "support")),
+    (topics.QUEUE_EVENTS, _offer("r5", "a1", 3610, "sales")),
+    (topics.AGENT_EVENTS, _agent("w1", "a1", 134, ev.READY, ev.WRAP_UP, 114, call="r1", enqueue_s=10)),
+    (topics.AGENT_EVENTS, _agent("w2", "a2", 360, ev.READY, ev.WRAP_UP, 330, call="r2", enqueue_s=100)),
+    # a1: ready from 08:58:20, not ready (break) 09:05-09:10.
+    (topics.AGENT_EVENTS, _agent("n1", "a1", 300, ev.NOT_READY, ev.READY, -100, reason="break")),
+    (topics.AGENT_EVENTS, _agent("n2", "a1", 600, ev.READY, ev.NOT_READY, 300)),
+    # main: two calls entered, one completed in the IVR (containment 0.5), one hung up.
+    (topics.IVR_EVENTS, _visit("v1", 1, "greeting", "play", "next", 0, 3)),
+    (topics.IVR_EVENTS, _visit("v1", 2, "goodbye", "play", "completed", 3, 6)),
+    (topics.IVR_EVENTS, _visit("v2", 1, "greeting", "play", "hangup", 100, 102)),
+]
+# support, T = 20 s, short abandons <= 5 s: offered 4, answered 2 (4 s within T), abandoned 2 (1 short).
+REBUILT_SUPPORT = {"offered": 4, "answered": 2, "abandoned": 2, "short_abandoned": 1, "answered_within": 1,
+                   "sl_against": 1 / (4 - 1), "asa_s": (4 + 30) / 2, "aht_s": (100 + 200 + 20 + 30) / 2,
+                   "max_wait_s": 30.0}
+
+
+def build_from_raw(store) -> None:
+    """The roll-ups as reporting writes them: the raw events ingested, the
+    touched buckets recomputed after the batch (Refresher), then the whole day
+    recomputed (rebuild); merges stopped, so every superseded version stays."""
+    from hotline.common.bus import Record
+    from hotline.reporting.ingest import Ingester
+
+    migrations.up(store)
+    for table in (*rollup.ROLLUP_TABLES, rollup.VERSIONS_TABLE):
+        store.execute(f"SYSTEM STOP MERGES {table}")
+    seed_raw(store)
+    Ingester(store, after_insert=rollup.Refresher(store).after_batch)(
+        [Record(topic, 0, i, "k", message, 0) for i, (topic, message) in enumerate(RAW_EVENTS)])
+    rollup.rebuild(store, FROM_US, NOW_US)
+
+
+@pytest.fixture
+def rebuilt(store):
+    build_from_raw(store)
+    return store
+
+
+@pytest.fixture(params=["seeded", "rebuilt"])
+def either(request, store):
+    """Hand-written roll-up rows, or roll-ups recomputed from raw events."""
+    (seed if request.param == "seeded" else build_from_raw)(store)
     return store
 
 
@@ -438,11 +593,13 @@ def test_ivr_containment_and_drop_off(seeded):
     assert nodes[("main", "menu")]["node_type"] == "menu"
 
 
-def test_panels_agree_with_the_reporting_api(seeded):
+def test_panels_agree_with_the_reporting_api(either):
     """The dashboards and the gRPC reports (hotline.reporting.queries and
-    realtime) compute the same figures from the same rows."""
+    realtime) compute the same figures from the same rows: hand-written
+    roll-up rows, and roll-ups recomputed from raw events."""
     from hotline.reporting import queries, realtime
 
+    seeded = either
     report = queries.interval_report(seeded, from_us=FROM_US, to_us=NOW_US, interval_s=86400, threshold_s=20,
                                      short_abandon_s=5)
     panel = {r["queue"]: r for r in panel_rows(seeded, "hotline-queues", "By queue, whole range", queue=QUEUES,
@@ -458,16 +615,21 @@ def test_panels_agree_with_the_reporting_api(seeded):
             "aht_s": row.aht_s, "max_wait_s": row.max_wait_s, "avg_abandon_wait_s": row.avg_abandon_wait_s})
 
     agents = queries.agent_report(seeded, from_us=FROM_US, to_us=NOW_US, interval_s=86400)
-    panel = {r["agent"]: r for r in panel_rows(seeded, "hotline-agents", "Agents", agent=["a1", "a2"])}
+    ids = sorted({row.agent_id for row in agents.rows})
+    assert {"a1", "a2"} <= set(ids)
+    panel = {r["agent"]: r for r in panel_rows(seeded, "hotline-agents", "Agents", agent=ids)}
+    assert sorted(panel) == ids
     for row in agents.rows:
         assert_figures(panel[row.agent_id], {"handled": row.counts.handled, "aht_s": row.aht_s,
                                              "occupancy": row.occupancy,
                                              "not_ready_s": row.counts.not_ready_us / S})
 
     ivr = queries.ivr_report(seeded, from_us=FROM_US, to_us=NOW_US)
-    flows = {r["flow"]: r for r in panel_rows(seeded, "hotline-ivr", "Flows", flow=["billing", "main"])}
+    names = sorted({f.flow for f in ivr.flows})
+    assert "main" in names
+    flows = {r["flow"]: r for r in panel_rows(seeded, "hotline-ivr", "Flows", flow=names)}
     assert {f.flow: f.containment_rate for f in ivr.flows} == {k: v["containment"] for k, v in flows.items()}
-    nodes = {(r["flow"], r["node"]): r for r in panel_rows(seeded, "hotline-ivr", "Nodes", flow=["billing", "main"])}
+    nodes = {(r["flow"], r["node"]): r for r in panel_rows(seeded, "hotline-ivr", "Nodes", flow=names)}
     assert {(n.counts.flow, n.counts.node): n.drop_off_rate for n in ivr.nodes} == \
         {k: v["drop_off"] for k, v in nodes.items()}
 
@@ -481,6 +643,53 @@ def test_panels_agree_with_the_reporting_api(seeded):
     panel = {r["agent_id"]: r for r in panel_rows(seeded, "hotline-wallboard", "Agents now", queue=QUEUES)}
     assert {a.agent_id: (a.state, a.reason, a.queue, a.time_in_state_s) for a in now.agents} == \
         {k: (v["state"], v["reason"], v["queue"], v["time_in_state_s"]) for k, v in panel.items()}
+
+
+def test_rebuilt_rollups_show_each_bucket_once(rebuilt):
+    """Recomputed twice (after the batch, then rebuild) with merges stopped,
+    every bucket holds two versions: the panels count only the current one,
+    and one more rebuild changes nothing."""
+    def shown():
+        support = [r for r in panel_rows(rebuilt, "hotline-queues", "By queue, whole range", queue=QUEUES,
+                                         sl_threshold="20", short_abandon="5") if r["queue"] == "support"]
+        agents = panel_rows(rebuilt, "hotline-agents", "Agents", agent=["a1", "a2"])
+        flows = panel_rows(rebuilt, "hotline-ivr", "Flows", flow=["main"])
+        return support, agents, flows
+
+    (support,), agents, (main,) = before = shown()
+    assert_figures(support, REBUILT_SUPPORT)
+    assert_figures(next(r for r in agents if r["agent"] == "a1"), {"handled": 2, "offers": 3})
+    assert_figures(main, {"entries": 2, "completed": 1, "hangups": 1, "containment": 0.5})
+    rollup.rebuild(rebuilt, FROM_US, NOW_US)
+    assert shown() == before
+
+
+# --- the roll-ups are read through their markers (no engine needed) ------------------------
+
+def test_the_generator_reads_current_rows_as_the_reports_do():
+    generator = load_generator()
+    for table in rollup.ROLLUP_TABLES:
+        assert generator.current_rows(table, str(FROM_US), str(NOW_US)) == \
+            rollup.current_rows(table, FROM_US, NOW_US)
+
+
+def test_every_rollup_read_keeps_only_current_rows():
+    """Each FROM <roll-up> in a panel or variable query comes with that
+    table's current-rows condition; no roll-up is deduplicated per key."""
+    failures = []
+    for board in BOARDS:
+        texts = [(where(board, p), t["rawSql"]) for p, t in clickhouse_targets(board)]
+        texts += [(f"{where(board)} variable ${n}", v["query"]) for n, v in variables(board).items()
+                  if v["type"] == "query"]
+        for label, text in texts:
+            for table in rollup.ROLLUP_TABLES:
+                reads = len(re.findall(rf"\bFROM {table}\b", text))
+                marked = text.count(f"FROM rollup_versions WHERE table_name = '{table}'")
+                if reads != marked:
+                    failures.append(f"{label}: {reads} read(s) of {table}, {marked} with its current-rows condition")
+            if re.search(r"argMax\([^()]*(\([^()]*\))?[^()]*,\s*version\)", text):
+                failures.append(f"{label}: argMax(..., version): read the current rows instead")
+    assert not failures, "\n".join(failures)
 
 
 # --- Prometheus, data sources, variables, freshness (no engine needed) ----------------------
