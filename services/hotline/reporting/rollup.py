@@ -344,7 +344,10 @@ def recompute(store: ReportStore, table: str, buckets: Iterable[int], version: i
     """Recompute ``table`` for the buckets, in statements of nearby buckets:
     the rows under ``version`` first, then the markers that make them current."""
     for group in clusters(buckets):
-        store.execute(_RECOMPUTE[table](group, version))
+        # Never re-sent by the store: a recompute that may have run must not run
+        # twice under one version (readers sum its rows); the batch's retry
+        # recomputes under a new version instead.
+        store.execute(_RECOMPUTE[table](group, version), repeatable=False)
         mark_current(store, table, group, version)
 
 

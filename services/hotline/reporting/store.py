@@ -44,8 +44,10 @@ class ReportStore(abc.ABC):
     database: str = ""
 
     @abc.abstractmethod
-    def execute(self, statement: str) -> None:
-        """Run a statement that returns no rows (DDL, ALTER, ...)."""
+    def execute(self, statement: str, *, repeatable: bool = True) -> None:
+        """Run a statement that returns no rows (DDL, ALTER, ...). ``repeatable=False``:
+        never re-send it after a lost connection (it may have run already and must
+        not run twice, e.g. a roll-up recompute: its caller retries under a new version)."""
 
     @abc.abstractmethod
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -135,18 +137,20 @@ class ServerStore(ReportStore):
             bootstrap.disconnect()
         self._database_ready = True
 
-    def _run(self, what: str, *args: Any, **kwargs: Any) -> Any:
+    def _run(self, what: str, *args: Any, repeatable: bool = True, **kwargs: Any) -> Any:
         """Run client.execute with one reconnect on a broken connection.
 
-        Repeating a statement after a network error is safe here: DDL says IF
-        (NOT) EXISTS, and a repeated insert is a duplicate that every query
-        dedupes (docs/metrics.md, "Idempotency")."""
+        Repeating a statement after a network error is safe for most: DDL says
+        IF (NOT) EXISTS, and a repeated raw insert is a duplicate that every
+        query dedupes (docs/metrics.md, "Idempotency"). A roll-up recompute is
+        not (its rows are summed under one version), so it passes
+        ``repeatable=False`` and is sent at most once."""
         self._slots.acquire()
         try:
             with self._lock:
                 client = self._idle.pop() if self._idle else None
             last: BaseException | None = None
-            for attempt in range(2):
+            for attempt in range(2 if repeatable else 1):
                 try:
                     self._ensure_database()
                     if client is None:
@@ -176,8 +180,8 @@ class ServerStore(ReportStore):
         finally:
             self._slots.release()
 
-    def execute(self, statement: str) -> None:
-        self._run("a statement", statement)
+    def execute(self, statement: str, *, repeatable: bool = True) -> None:
+        self._run("a statement", statement, repeatable=repeatable)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -253,8 +257,8 @@ class EmbeddedStore(ReportStore):
         except Exception as exc:  # noqa: BLE001 - chdb's ChdbError is a RuntimeError
             raise QueryFailed(f"embedded ClickHouse refused a statement: {_first_line(exc)}") from exc
 
-    def execute(self, statement: str) -> None:
-        self._raw(statement, "CSV")
+    def execute(self, statement: str, *, repeatable: bool = True) -> None:
+        self._raw(statement, "CSV")          # in process: nothing is re-sent
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
