@@ -46,6 +46,8 @@ def test_generated_history_rolls_up_to_what_was_generated(clickhouse_address, un
         history = benchgen.History(calls=2000, end_us=1_790_000_100 * 1_000_000 // 900_000_000 * 900_000_000,
                                    days=2, queues=5, agents=20)
         rows = benchgen.generate(store, history)
+        (first, last), = store.query("SELECT min(enqueue_us), max(enqueue_us) FROM cdrs")
+        assert first == history.start_us and history.end_us - 100_000_000 < last < history.end_us
         assert rows == {"cdrs": 2000, "queue_events": rows["queue_events"], "agent_states": rows["agent_states"]}
         rollup.rebuild(store, history.start_us - 3_600_000_000, history.end_us + 3_600_000_000)
         from hotline.reporting import queries

@@ -33,6 +33,7 @@ class History:
     agents: int = 5000
     dnis_count: int = 20
     skills: int = 20
+    tag: str = "bench"       # call UUIDs are "<tag>-<n>": a second history needs its own tag
 
     @property
     def start_us(self) -> int:
@@ -46,7 +47,9 @@ class History:
 # Per-call expressions over `number` (the call's index). intHash32 of
 # different affine maps of the number keeps the choices independent.
 def _exprs(h: History) -> dict[str, str]:
-    span = h.end_us - h.start_us
+    # µs between calls, computed here: number * span would overflow 64 bits
+    # inside ClickHouse for millions of calls.
+    step = (h.end_us - h.start_us) // h.calls
     e: dict[str, str] = {}
     e["q"] = "intHash32(number) % {}".format(h.queues)
     e["r"] = "intHash32(number * 13 + 7) % 1000"
@@ -54,12 +57,12 @@ def _exprs(h: History) -> dict[str, str]:
                  "{r} < 960, 'DISPOSITION_OVERFLOWED', {r} < 975, 'DISPOSITION_CALLBACK', "
                  "'DISPOSITION_FAILED')").format(r=e["r"])
     e["answered"] = "({r} < 850)".format(r=e["r"])
-    e["enq"] = f"toInt64({h.start_us} + intDiv(number * {span}, {h.calls}))"
+    e["enq"] = f"toInt64({h.start_us} + number * {step})"
     e["wait"] = "toInt64(intHash32(number * 3 + 1) % 120000) * 1000"
     e["talk"] = "toInt64(30 + intHash32(number * 5 + 2) % 570) * 1000000"
     e["wrap"] = "toInt64(5 + intHash32(number * 17 + 5) % 55) * 1000000"
     e["agent"] = "concat('agent', toString(intHash32(number * 7 + 3) % {}))".format(h.agents)
-    e["uuid"] = "concat('bench-', toString(number))"
+    e["uuid"] = f"concat({sql.literal(h.tag + '-')}, toString(number))"
     return e
 
 
