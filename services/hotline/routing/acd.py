@@ -570,8 +570,15 @@ class Acd:
             if existing.queue != queue_name:
                 raise Conflict(f"call {call_uuid} is already queued in {existing.queue}")
             return self._result(existing)
-        if call_uuid in self.departed:
-            raise Conflict(f"call {call_uuid} already left the queues ({self.departed[call_uuid].state.value})")
+        first_enqueued_us = 0
+        gone = self.departed.get(call_uuid)
+        if gone is not None:
+            # A caller a queue sent to an IVR flow (overflow or closed) may come
+            # back through that flow's queue node: a new stay, same call and CDR.
+            if gone.state is not CallState.OVERFLOWED or not gone.destination.startswith("ivr:"):
+                raise Conflict(f"call {call_uuid} already left the queues ({gone.state.value})")
+            del self.departed[call_uuid]
+            first_enqueued_us = gone.first_enqueued_us
         decision = self._ruleset.evaluate(ani, dnis, queue_name) if self._ruleset is not None else None
         if decision is not None:
             queue_name = decision.queue
@@ -581,7 +588,7 @@ class Acd:
         now = self.clock_us()
         call = QueuedCall(call_uuid, queue_name, ani, dnis, caller_name, node_id, priority, now,
                           answered_us=answered_us, menu_choice=menu_choice, seq=next(self._seq),
-                          first_enqueued_us=now, skills=self._skill_names(queue_name))
+                          first_enqueued_us=first_enqueued_us or now, skills=self._skill_names(queue_name))
         if decision is not None and decision.reject_cause:
             call.state, call.reject_cause = CallState.REJECTED, decision.reject_cause
             self.departed[call_uuid] = call

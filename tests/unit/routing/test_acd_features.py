@@ -240,6 +240,26 @@ def test_a_closed_queue_sends_calls_to_its_closed_destination(acd, clock):
         acd.delete_calendar("office")
 
 
+def test_a_caller_sent_to_an_ivr_flow_may_queue_again_from_it(acd, clock):
+    acd.upsert_queue(QueueConfig("small", "support", max_length=1, overflow="ivr:menu"))
+    acd.upsert_queue(QueueConfig("other", "support"))
+    assert acd.enqueue("c1", "small").outcome == "enqueued"
+    first = acd.calls["c1"].first_enqueued_us
+    clock.now += 1_000_000
+    assert acd.enqueue("c2", "small").outcome == "overflowed"         # full: c2 goes to the IVR flow
+    clock.now += 5_000_000
+    again = acd.enqueue("c2", "other")                                # ... and picks a queue there
+    assert again.outcome == "enqueued" and acd.calls["c2"].queue == "other"
+    assert acd.calls["c2"].first_enqueued_us == first + 1_000_000     # its CDR keeps the first enqueue
+    assert acd.enqueue("c2", "other").outcome == "enqueued"           # asking twice is still idempotent
+    assert acd.enqueue("c3", "small").outcome == "overflowed"
+    acd.upsert_queue(QueueConfig("vm", "support", max_length=1, overflow="voicemail:100"))
+    assert acd.enqueue("c4", "vm").outcome == "enqueued"
+    assert acd.enqueue("c5", "vm").outcome == "overflowed"            # to voicemail: it cannot queue again
+    with pytest.raises(Conflict):
+        acd.enqueue("c5", "other")
+
+
 def test_overflow_chains_stop_after_a_few_hops(acd, clock):
     acd.upsert_queue(QueueConfig("a", "support", max_length=1, overflow="queue:support"))
     acd.upsert_queue(QueueConfig("b", "support", max_length=1, overflow="queue:a"))
