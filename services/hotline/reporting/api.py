@@ -18,7 +18,7 @@ from hotline.common.errors import InvalidArgument, Unavailable
 from hotline.common.grpc import require
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from hotline.reporting import formulas, metrics, queries, realtime
+from hotline.reporting import export, formulas, metrics, queries, realtime, staffing
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
@@ -182,16 +182,12 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
     # Staffing and the CDR export live in their own modules (staffing.py,
     # export.py): validation, queries and figures there, the RPC plumbing here.
     def GetStaffing(self, request: Any, context: Any) -> reporting_pb2.StaffingReport:
-        from hotline.reporting import staffing
-
         query = staffing.validate_request(request, self.settings)
         self._check_ready()
         with metrics.QUERY_SECONDS.labels("GetStaffing").time():
             return staffing.staffing_report(self.store, query)
 
     def ExportCdrs(self, request: Any, context: Any) -> Any:
-        from hotline.reporting import export
-
         query = export.validate_request(request)
         self._check_ready()
         yield from export.cdr_batches(self.store, query)
