@@ -37,9 +37,11 @@ from typing import Any, Callable, Iterator
 import gevent
 
 from hotline.common import topics
+from hotline.common.kafka import KafkaBus
 from hotline.common.settings import Settings
 from hotline.proto.events.v1 import events_pb2 as ev
-from hotline.reporting import benchgen, migrations, sql
+from hotline.reporting import benchgen, migrations, queries, realtime, rollup, sql
+from hotline.reporting.ingest import INGESTED_TOPICS, Ingester
 from hotline.reporting.store import ReportStore, ServerStore
 
 US = 1_000_000
@@ -152,16 +154,11 @@ class IngestFigures:
 
 def _pipeline(store: ReportStore) -> Callable[[list[Any]], None]:
     """The reporting service's handler: rows into ClickHouse, then the roll-ups."""
-    from hotline.reporting.ingest import Ingester
-    from hotline.reporting.rollup import Refresher
-
-    return Ingester(store, after_insert=Refresher(store).after_batch)
+    return Ingester(store, after_insert=rollup.Refresher(store).after_batch)
 
 
 def run_ingest(bus: Any, store: ReportStore, calls: int, *, batch_size: int, say: Callable[[str], None]
                ) -> tuple[IngestFigures, Any]:
-    from hotline.reporting.ingest import INGESTED_TOPICS
-
     start_us = int(time.time() * US) - calls * 250_000 - 3600 * US
     events = event_mix(calls, start_us)
     say(f"publishing {len(events):,} events ({calls:,} calls) to Kafka ...")
@@ -186,8 +183,6 @@ def run_ingest(bus: Any, store: ReportStore, calls: int, *, batch_size: int, say
 
 def run_freshness(bus: Any, store: ReportStore, samples: int, say: Callable[[str], None]) -> list[float]:
     """Seconds from a QueueEvent's timestamp until the real-time query shows the call waiting."""
-    from hotline.reporting import realtime
-
     delays = []
     for i in range(samples):
         call = f"fresh-{uuid.uuid4()}"
@@ -222,8 +217,6 @@ def time_it(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 def run_reports(store: ReportStore, calls: int, repeat: int, say: Callable[[str], None], *,
                 generate: bool = True) -> dict[str, list[float]]:
-    from hotline.reporting import queries, realtime, rollup
-
     now_us = int(time.time() * US)
     end_us = now_us - now_us % (900 * US)
     history = benchgen.History(calls=calls, end_us=end_us)
@@ -273,8 +266,6 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
     phases = set(args.phases.split(","))
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
 
-    from hotline.common.kafka import KafkaBus
-
     tag = uuid.uuid4().hex[:8]
     database = args.reuse or f"hotline_bench_{tag}"
     ch = dataclasses.replace(settings.clickhouse, backend="server", database=database)
@@ -295,7 +286,6 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
                   f"target >= 50,000 per core")
         if "freshness" in phases:
             if consumer is None:
-                from hotline.reporting.ingest import INGESTED_TOPICS
                 consumer = bus.consume("bench-reporting", INGESTED_TOPICS, _pipeline(store),
                                        batch_size=settings.reporting.batch_size,
                                        batch_timeout_s=settings.reporting.batch_timeout_s)
