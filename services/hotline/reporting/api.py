@@ -18,7 +18,7 @@ from hotline.common.errors import InvalidArgument, Unavailable
 from hotline.common.grpc import require
 from hotline.common.settings import ReportingSettings
 from hotline.proto.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from hotline.reporting import export, formulas, metrics, queries, realtime, staffing
+from hotline.reporting import export, formulas, metrics, pages, queries, realtime, staffing
 from hotline.reporting.store import ReportStore
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,11 @@ def utc_day_start_us(now_us: int) -> int:
     return now_us - now_us % DAY_US
 
 
-def interval_row(fig: formulas.IntervalFigures) -> reporting_pb2.IntervalRow:
+def interval_row(fig: formulas.IntervalFigures, make: Callable[..., Any] = reporting_pb2.IntervalRow) -> Any:
+    """The IntervalRow of one row's figures; ``make`` = a reply's ``rows.add`` builds it in place
+    (no copy of a finished message into the reply)."""
     c = fig.counts
-    return reporting_pb2.IntervalRow(
+    return make(
         queue=fig.member, interval_start_us=fig.interval_start_us, offered=c.offered, answered=c.answered,
         abandoned=c.abandoned, answered_within_threshold=c.answered_within, asa_s=fig.asa_s, aht_s=fig.aht_s,
         service_level=fig.service_level, abandon_rate=fig.abandon_rate, talk_s=c.talk_us / formulas.US,
@@ -77,14 +79,39 @@ def interval_row(fig: formulas.IntervalFigures) -> reporting_pb2.IntervalRow:
         max_wait_s=fig.max_wait_s, avg_abandon_wait_s=fig.avg_abandon_wait_s)
 
 
-def agent_row(fig: formulas.AgentFigures) -> reporting_pb2.AgentRow:
+def agent_row(fig: formulas.AgentFigures, make: Callable[..., Any] = reporting_pb2.AgentRow) -> Any:
+    """The AgentRow of one row's figures; ``make`` as in interval_row."""
     c, us = fig.counts, formulas.US
-    return reporting_pb2.AgentRow(
+    return make(
         agent_id=fig.agent_id, interval_start_us=fig.interval_start_us, handled=c.handled, offers=c.offers,
         missed=c.missed, talk_s=c.talk_us / us, hold_s=c.hold_us / us, wrap_up_s=c.wrap_up_us / us,
         aht_s=fig.aht_s, logged_in_s=c.logged_in_us / us, ready_s=c.ready_us / us, reserved_s=c.reserved_us / us,
         on_call_s=c.on_call_us / us, wrap_up_state_s=c.wrap_up_state_us / us, not_ready_s=c.not_ready_us / us,
         not_ready_by_reason_s={reason: v / us for reason, v in c.not_ready_by_reason_us}, occupancy=fig.occupancy)
+
+
+def interval_reply(page: queries.IntervalPage, query: queries.IntervalQuery) -> reporting_pb2.IntervalReport:
+    reply = reporting_pb2.IntervalReport(total_size=page.total_size)
+    add = reply.rows.add
+    for fig in page.rows:
+        interval_row(fig, add)
+    if page.total is not None:
+        reply.total.CopyFrom(interval_row(page.total))
+    if page.next_after is not None:
+        reply.next_page_token = pages.encode_token(query, page.next_after)
+    return reply
+
+
+def agent_reply(page: queries.AgentPage, query: queries.AgentQuery) -> reporting_pb2.AgentReport:
+    reply = reporting_pb2.AgentReport(total_size=page.total_size)
+    add = reply.rows.add
+    for fig in page.rows:
+        agent_row(fig, add)
+    if page.total is not None:
+        reply.total.CopyFrom(agent_row(page.total))
+    if page.next_after is not None:
+        reply.next_page_token = pages.encode_token(query, page.next_after)
+    return reply
 
 
 def ivr_reply(report: queries.IvrReport) -> reporting_pb2.IvrReport:
@@ -128,12 +155,12 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
         return int(self.clock() * formulas.US)
 
     def GetIntervalReport(self, request: Any, context: Any) -> reporting_pb2.IntervalReport:
+        """One page of the report (AIP-158: page_size, page_token -> next_page_token)."""
         q = interval_query(request, self.settings)
+        page = pages.page(q, request.page_size, request.page_token)
         self._check_ready()
         with metrics.QUERY_SECONDS.labels("GetIntervalReport").time():
-            report = queries.interval_report(self.store, q)
-        return reporting_pb2.IntervalReport(rows=[interval_row(r) for r in report.rows],
-                                            total=interval_row(report.total))
+            return interval_reply(queries.interval_page(self.store, q, page), q)
 
     def GetQueueStats(self, request: Any, context: Any) -> reporting_pb2.QueueStats:
         """One queue, today (00:00 UTC) so far, from today's roll-up buckets."""
@@ -167,10 +194,10 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServicer):
         q = queries.check_agent_query(queries.AgentQuery(
             from_us=request.from_us, to_us=request.to_us,
             interval_s=request.interval_s or queries.DEFAULT_INTERVAL_S, agent_id=request.agent_id))
+        page = pages.page(q, request.page_size, request.page_token)
         self._check_ready()
         with metrics.QUERY_SECONDS.labels("GetAgentReport").time():
-            report = queries.agent_report(self.store, q)
-        return reporting_pb2.AgentReport(rows=[agent_row(r) for r in report.rows], total=agent_row(report.total))
+            return agent_reply(queries.agent_page(self.store, q, page), q)
 
     def GetIvrReport(self, request: Any, context: Any) -> reporting_pb2.IvrReport:
         q = queries.check_ivr_query(queries.IvrQuery(from_us=request.from_us, to_us=request.to_us,

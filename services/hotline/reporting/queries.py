@@ -18,10 +18,10 @@ hotline.reporting.sql, no aggregate aliased to a column it reads).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hotline.common.errors import InvalidArgument
-from hotline.reporting import formulas, rollup, sql
+from hotline.reporting import formulas, pages, rollup, sql
 from hotline.reporting.formulas import BUCKET_US, US
 from hotline.reporting.store import ReportStore
 
@@ -87,36 +87,110 @@ def _interval_start(from_us: int, interval_us: int) -> str:
     return f"{int(from_us)} + intDiv(bucket_us - {int(from_us)}, {int(interval_us)}) * {int(interval_us)}"
 
 
-def interval_sql(q: IntervalQuery) -> str:
-    """Per (member, interval): the summed roll-up columns, the longest wait, and
-    the calls answered / abandoned within T and abandoned within S. The
-    thresholds are read from each bucket's histograms before summing (a
-    scalar per row: no 62-slot array is carried through the aggregation).
-    group_by "none" sums every queue into one row per interval (member "")."""
-    member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
-    sums = ", ".join(f"sum({column})" for column, _ in _INTERVAL_SUMS)
+def _after(key: str, after: tuple[str, int] | None, interval_us: int) -> str:
+    """Bucket rows of the report rows after ``after`` (member, interval start) in
+    the report's order; "" for the first page. A bucket is in a later interval
+    exactly when it starts at or after the end of ``after``'s interval."""
+    if after is None:
+        return ""
+    return sql.render(f"({key} > {{m}} OR ({key} = {{m}} AND bucket_us >= {{s}}))",
+                      m=after[0], s=int(after[1]) + int(interval_us))
 
+
+def _dimension(q: IntervalQuery) -> tuple[str, str]:
+    """The roll-up dimension read and the SQL of a row's member."""
+    return ("queue", "''") if q.group_by == "none" else (q.group_by, "member")
+
+
+def _interval_where(q: IntervalQuery, *conditions: str) -> str:
+    member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
+    extra = "".join(f" AND {c}" for c in conditions if c)
+    return (f"dimension = {sql.literal(_dimension(q)[0])} AND bucket_us >= {int(q.from_us)} "
+            f"AND bucket_us < {int(q.to_us)}{member_filter}{extra} "
+            f"AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}")
+
+
+# A bucket row with an offered or handled call puts its (member, interval) in the
+# report; sums of UInt64 columns, so a row is listed exactly when one of its buckets is.
+_LISTED_BUCKET = "offered + handled > 0"
+
+
+def _interval_sums(q: IntervalQuery) -> str:
+    """The aggregates of a row: the summed columns, the longest wait, and the
+    calls answered / abandoned within T and abandoned within S, read from each
+    bucket's histograms before summing (a scalar per bucket: no 62-slot array
+    is carried through the aggregation)."""
     def upto(hist: str, slots: int) -> str:
         return f"sum(arraySum(arraySlice({hist}, 1, {slots})))"
 
     answered_t = formulas.slots_upto(q.threshold_s)
     short = formulas.slots_upto(q.short_abandon_s)
-    dimension, member = ("queue", "''") if q.group_by == "none" else (q.group_by, "member")
+    return (", ".join(f"sum({column})" for column, _ in _INTERVAL_SUMS)
+            + f", max(max_answered_wait_us), {upto('answer_wait_hist', answered_t)}, "
+              f"{upto('abandon_wait_hist', answered_t)}, {upto('abandon_wait_hist', short)}")
+
+
+def interval_sql(q: IntervalQuery, *conditions: str, limit: int = 0) -> str:
+    """Per (member, interval): the summed roll-up columns, the longest wait, and
+    the calls answered / abandoned within T and abandoned within S.
+    group_by "none" sums every queue into one row per interval (member "").
+    ``conditions`` narrow the bucket rows read (a page's window), ``limit``
+    keeps the first rows."""
+    _, member = _dimension(q)
     return f"""
-SELECT {member} AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {sums},
-       max(max_answered_wait_us), {upto('answer_wait_hist', answered_t)}, {upto('abandon_wait_hist', answered_t)},
-       {upto('abandon_wait_hist', short)}
+SELECT {member} AS b_member, {_interval_start(q.from_us, q.interval_s * US)} AS b_start, {_interval_sums(q)}
 FROM call_stats_15m
-WHERE dimension = {sql.literal(dimension)} AND bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}
-      {member_filter} AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}
+WHERE {_interval_where(q, *conditions)}
 GROUP BY b_member, b_start
 HAVING sum(offered) + sum(handled) > 0
-ORDER BY b_member, b_start"""
+ORDER BY b_member, b_start{f' LIMIT {int(limit)}' if limit else ''}"""
+
+
+def _one_member(q: IntervalQuery) -> bool:
+    """A report whose rows all have one member: one queue (or agent, ...), or the whole center."""
+    return q.group_by == "none" or bool(q.member)
+
+
+def interval_index_sql(q: IntervalQuery, after: tuple[str, int] | None = None) -> str:
+    """Where a page's rows are, from light columns only (no histogram is read).
+
+    One member: the start of every listed interval, in order. Several: per
+    member, in order, its rows in the report and its rows after ``after``."""
+    start = _interval_start(q.from_us, q.interval_s * US)
+    if _one_member(q):
+        return f"""
+SELECT {start} AS x_start FROM call_stats_15m WHERE {_interval_where(q, _LISTED_BUCKET)}
+GROUP BY x_start ORDER BY x_start"""
+    return f"""
+SELECT member, uniqExact({start}), uniqExactIf({start}, {_after('member', after, q.interval_s * US) or '1'})
+FROM call_stats_15m WHERE {_interval_where(q, _LISTED_BUCKET)}
+GROUP BY member ORDER BY member"""
+
+
+def interval_total_sql(q: IntervalQuery) -> str:
+    """The total row's aggregates in one row: every bucket row of a listed
+    (member, interval), i.e. the sum of the report's rows without listing them."""
+    _, member = _dimension(q)
+    start = _interval_start(q.from_us, q.interval_s * US)
+    keys = start if member == "''" else f"{member}, {start}"
+    return f"""
+SELECT {_interval_sums(q)}
+FROM call_stats_15m
+WHERE {_interval_where(q)}
+      AND ({_LISTED_BUCKET} OR ({keys}) IN (SELECT {keys} FROM call_stats_15m WHERE {_interval_where(q, _LISTED_BUCKET)}))"""
+
+
+def _interval_figures(raw: Sequence[Sequence[Any]]) -> list[formulas.IntervalFigures]:
+    """The figures of each SQL row (member, start, the aggregates of _interval_sums)."""
+    n = len(_INTERVAL_SUMS)
+    counts, figures, fields = formulas.interval_counts, formulas.interval_figures, _SUM_FIELDS
+    return [figures(row[0], row[1], counts(
+        answered_upto_t=row[n + 3], abandoned_upto_t=row[n + 4], abandoned_upto_short=row[n + 5],
+        max_answered_wait_us=row[n + 2], **dict(zip(fields, row[2:2 + n])))) for row in raw]
 
 
 def _interval_row(row: Sequence[Any]) -> tuple[str, int, formulas.IntervalCounts]:
-    # The store returns integers as int (both engines), so no conversion here: a month of
-    # 30-minute rows for every queue is ~10^5 rows.
+    # The store returns integers as int (both engines), so no conversion here.
     n = len(_INTERVAL_SUMS)
     sums = dict(zip(_SUM_FIELDS, row[2:2 + n]))
     max_wait, answered_t, abandoned_t, short = row[2 + n:6 + n]
@@ -137,16 +211,73 @@ def _interval_total(rows: Sequence[Sequence[Any]]) -> formulas.IntervalCounts:
 
 
 def interval_report(store: ReportStore, query: IntervalQuery | None = None, **fields: Any) -> IntervalReport:
-    """Per (member, interval) figures and the total row over [from_us, to_us).
+    """Per (member, interval) figures and the total row over [from_us, to_us), every row at once.
 
     ``interval_report(store, from_us=..., to_us=..., interval_s=1800)`` or with
     an IntervalQuery. Rows are listed for members and intervals with at least
     one offered or handled call, sorted by member then time; the total row
-    (member = the filter, start = from_us) is the sum of the rows' counts."""
+    (member = the filter, start = from_us) is the sum of the rows' counts.
+    Long reports are read a page at a time: :func:`interval_page`."""
     q = check_interval_query(query or IntervalQuery(**fields))
     raw = store.query(interval_sql(q))
-    rows = [formulas.interval_figures(*_interval_row(r)) for r in raw]
-    return IntervalReport(rows=rows, total=formulas.interval_figures(q.member, q.from_us, _interval_total(raw)))
+    return IntervalReport(rows=_interval_figures(raw),
+                          total=formulas.interval_figures(q.member, q.from_us, _interval_total(raw)))
+
+
+@dataclasses.dataclass(frozen=True)
+class IntervalPage:
+    rows: list[formulas.IntervalFigures]
+    total: formulas.IntervalFigures | None     # the first page only: the whole report's total row
+    total_size: int                            # rows in the whole report
+    next_after: tuple[str, int] | None         # the page's last row (member, start) when rows follow
+
+
+def _window(index: Sequence[tuple[Any, int]], size: int) -> tuple[Any, Any, int]:
+    """The keys a page reads: from the first key with rows after the cursor to
+    the one that completes ``size`` rows; and how many rows follow the cursor.
+    ``index``: (key, rows after the cursor) in the report's order."""
+    first = last = None
+    taken = remaining = 0
+    for key, rows in index:
+        if rows <= 0:
+            continue
+        remaining += rows
+        if taken < size:
+            first = key if first is None else first
+            last = key
+            taken += rows
+    return first, last, remaining
+
+
+def interval_page(store: ReportStore, query: IntervalQuery, page: pages.Page) -> IntervalPage:
+    """One page of the interval report: its rows in the report's order after
+    ``page.after`` (at most ``page.size``), the total row on the first page.
+
+    Three queries, none listing more than the page: the index (where the
+    page's rows are, from light columns), the page's rows (the bucket rows of
+    its members, or of its intervals, only) and, on the first page, the total."""
+    q = check_interval_query(query)
+    interval_us = q.interval_s * US
+    index = store.query(interval_index_sql(q, page.after))
+    if _one_member(q):
+        starts = [int(start) for (start,) in index]
+        total_size = len(starts)
+        following = [(s, 1) for s in starts if page.after is None or s > page.after[1]]
+        lo, hi, remaining = _window(following, page.size)
+        conditions = [f"bucket_us >= {lo}", f"bucket_us < {hi + interval_us}"] if remaining else []
+    else:
+        total_size = sum(int(rows) for _, rows, _ in index)
+        lo, hi, remaining = _window([(m, int(after)) for m, _, after in index], page.size)
+        conditions = [sql.render("member >= {lo} AND member <= {hi}", lo=lo, hi=hi),
+                      _after("member", page.after, interval_us)] if remaining else []
+    rows = _interval_figures(store.query(interval_sql(q, *conditions, limit=page.size))) if remaining else []
+    total = None
+    if page.first:
+        (sums,) = store.query(interval_total_sql(q))
+        total = formulas.interval_figures(q.member, q.from_us, _interval_row(["", 0, *sums])[2])
+    more = bool(rows) and remaining > len(rows)
+    return IntervalPage(rows=rows, total=total, total_size=total_size,
+                        next_after=(rows[-1].member, rows[-1].interval_start_us) if more else None)
 
 
 # --- the agent report ----------------------------------------------------------------
@@ -177,25 +308,61 @@ _CALL_SIDE = (("handled", "handled"), ("offers", "offers"), ("missed", "missed")
               ("hold_us", "hold_us"), ("wrap_up_us", "wrap_up_us"))
 _TIME_SIDE = (("logged_in_us", "logged_in_us"), ("ready_us", "ready_us"), ("reserved_us", "reserved_us"),
               ("on_call_us", "on_call_us"), ("wrap_up_us", "wrap_up_state_us"), ("not_ready_us", "not_ready_us"))
+_AGENT_FIELDS = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+
+KeyConditions = Callable[[str], Sequence[str]]
 
 
-def agent_sql(q: AgentQuery) -> str:
+def _agent_where(q: AgentQuery, table: str, key: str, key_conditions: KeyConditions | None) -> str:
+    """Bucket rows of ``table`` (its agent column ``key``) in the range, for the
+    agent filter and a page's window."""
+    conditions = [f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}"]
+    if table == "call_stats_15m":
+        conditions.insert(0, "dimension = 'agent'")
+    if q.agent_id:
+        conditions.append(sql.render(f"{key} = {{a}}", a=q.agent_id))
+    conditions.extend(c for c in (key_conditions(key) if key_conditions else ()) if c)
+    conditions.append(rollup.current_rows(table, q.from_us, q.to_us))
+    return " AND ".join(conditions)
+
+
+def _agent_numbers(q: AgentQuery, key_conditions: KeyConditions | None = None) -> str:
+    """Both roll-ups' bucket rows as one UNION ALL of (u_agent, u_start, u_<figure>...):
+    the call side's figures and zeros for the time side's, and the other way round."""
+    start = _interval_start(q.from_us, q.interval_s * US)
+    call_cols = ", ".join([f"toInt64({c}) AS u_{f}" for c, f in _CALL_SIDE]
+                          + [f"toInt64(0) AS u_{f}" for _, f in _TIME_SIDE])
+    time_cols = ", ".join([f"toInt64(0) AS u_{f}" for _, f in _CALL_SIDE]
+                          + [f"toInt64({c}) AS u_{f}" for c, f in _TIME_SIDE])
+    return f"""
+        SELECT member AS u_agent, {start} AS u_start, {call_cols}
+        FROM call_stats_15m WHERE {_agent_where(q, 'call_stats_15m', 'member', key_conditions)}
+        UNION ALL
+        SELECT agent_id AS u_agent, {start} AS u_start, {time_cols}
+        FROM agent_time_15m WHERE {_agent_where(q, 'agent_time_15m', 'agent_id', key_conditions)}"""
+
+
+def _agent_listed(prefix: str) -> str:
+    """An (agent, interval) is a row of the report when one of its sums is not 0."""
+    return " OR ".join(f"sum({prefix}{f}) != 0" for f in _AGENT_FIELDS)
+
+
+def agent_sql(q: AgentQuery, key_conditions: KeyConditions | None = None, *, limit: int = 0) -> str:
     """Calls (call_stats_15m, dimension agent) and time per state (agent_time_15m)
     in one query: the current rows of the two roll-ups as one UNION ALL, not-ready
     reasons unrolled with LEFT ARRAY JOIN (each bucket's other figures kept on
     its first reason only), summed per (agent, interval, reason), then per
-    (agent, interval) with the reasons gathered into two parallel arrays."""
+    (agent, interval) with the reasons gathered into two parallel arrays.
+    ``key_conditions(agent column)`` narrows the bucket rows read (a page's
+    window), ``limit`` keeps the first rows."""
     interval_us = q.interval_s * US
-    rng = f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}"
     start = _interval_start(q.from_us, interval_us)
-    names = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+    names = _AGENT_FIELDS
     call_cols = ", ".join([f"toInt64({c}) AS u_{f}" for c, f in _CALL_SIDE]
                           + [f"toInt64(0) AS u_{f}" for _, f in _TIME_SIDE])
     time_inner = ", ".join(f"{c} AS t_{f}" for c, f in _TIME_SIDE)
     time_cols = ", ".join([f"toInt64(0) AS u_{f}" for _, f in _CALL_SIDE]
                           + [f"toInt64(if(t_idx <= 1, t_{f}, 0)) AS u_{f}" for _, f in _TIME_SIDE])
-    agent_filter = sql.render(" AND member = {a}", a=q.agent_id) if q.agent_id else ""
-    agent_filter_t = sql.render(" AND agent_id = {a}", a=q.agent_id) if q.agent_id else ""
     return f"""
 SELECT w_agent, w_start, {', '.join(f'sum(w_{f})' for f in names)}, groupArray(w_reason), groupArray(w_reason_us)
 FROM (
@@ -204,8 +371,7 @@ FROM (
     FROM (
         SELECT member AS u_agent, {start} AS u_start, '' AS u_reason, toInt64(0) AS u_reason_us, {call_cols}
         FROM call_stats_15m
-        WHERE dimension = 'agent' AND {rng}{agent_filter}
-              AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}
+        WHERE {_agent_where(q, 'call_stats_15m', 'member', key_conditions)}
         UNION ALL
         SELECT t_agent AS u_agent, t_start AS u_start, t_reason AS u_reason, toInt64(t_one_reason_us) AS u_reason_us,
                {time_cols}
@@ -213,17 +379,52 @@ FROM (
             SELECT agent_id AS t_agent, {start} AS t_start, {time_inner},
                    not_ready_reasons AS t_reasons, not_ready_reason_us AS t_reason_us
             FROM agent_time_15m
-            WHERE {rng}{agent_filter_t} AND {rollup.current_rows('agent_time_15m', q.from_us, q.to_us)}
+            WHERE {_agent_where(q, 'agent_time_15m', 'agent_id', key_conditions)}
         )
         LEFT ARRAY JOIN t_reasons AS t_reason, t_reason_us AS t_one_reason_us, arrayEnumerate(t_reasons) AS t_idx
     )
     GROUP BY u_agent, u_start, u_reason
 )
 GROUP BY w_agent, w_start
-ORDER BY w_agent, w_start"""
+HAVING {_agent_listed('w_')}
+ORDER BY w_agent, w_start{f' LIMIT {int(limit)}' if limit else ''}"""
 
 
-_AGENT_FIELDS = [f for _, f in _CALL_SIDE] + [f for _, f in _TIME_SIDE]
+def _agent_rows_sql(q: AgentQuery) -> str:
+    """Every (agent, interval) of the report, from the numbers only (no reasons)."""
+    return f"""
+    SELECT u_agent AS x_agent, u_start AS x_start FROM ({_agent_numbers(q)})
+    GROUP BY u_agent, u_start
+    HAVING {_agent_listed('u_')}"""
+
+
+def agent_index_sql(q: AgentQuery, after: tuple[str, int] | None = None) -> str:
+    """Per agent, in order: its rows in the report and its rows after ``after``."""
+    after_cond = "1" if after is None else sql.render(
+        "x_agent > {a} OR (x_agent = {a} AND x_start > {s})", a=after[0], s=int(after[1]))
+    return f"""
+SELECT x_agent, count(), countIf({after_cond}) FROM ({_agent_rows_sql(q)})
+GROUP BY x_agent ORDER BY x_agent"""
+
+
+def agent_total_sql(q: AgentQuery) -> str:
+    """The total row's numbers: every bucket row added up. An (agent, interval)
+    left out of the report has every sum 0, so it adds nothing."""
+    return f"SELECT {', '.join(f'sum(u_{f})' for f in _AGENT_FIELDS)} FROM ({_agent_numbers(q)})"
+
+
+def agent_total_reasons_sql(q: AgentQuery) -> str:
+    """The total row's not-ready time per reason, over the report's rows only."""
+    start = _interval_start(q.from_us, q.interval_s * US)
+    return f"""
+SELECT t_reason, sum(t_one_reason_us) FROM (
+    SELECT not_ready_reasons AS t_reasons, not_ready_reason_us AS t_reason_us
+    FROM agent_time_15m
+    WHERE {_agent_where(q, 'agent_time_15m', 'agent_id', None)}
+          AND (agent_id, {start}) IN (SELECT x_agent, x_start FROM ({_agent_rows_sql(q)}))
+)
+ARRAY JOIN t_reasons AS t_reason, t_reason_us AS t_one_reason_us
+GROUP BY t_reason"""
 
 
 def _agent_row(row: Sequence[Any]) -> tuple[str, int, formulas.AgentCounts]:
@@ -244,16 +445,57 @@ def _agent_total(rows: Sequence[tuple[str, int, formulas.AgentCounts]]) -> formu
     return formulas.AgentCounts(**sums, not_ready_by_reason_us=tuple(sorted(reasons.items())))
 
 
+def _agent_figures(raw: Sequence[Sequence[Any]]) -> list[tuple[str, int, formulas.AgentCounts]]:
+    n = len(_AGENT_FIELDS)
+    return [_agent_row(r) for r in raw if any(int(v) for v in r[2:2 + n])]
+
+
 def agent_report(store: ReportStore, query: AgentQuery | None = None, **fields: Any) -> AgentReport:
     """Per (agent, interval): handled, offers, missed, talk/hold/wrap-up, AHT,
-    time per state, not-ready time by reason, occupancy; and the total row.
+    time per state, not-ready time by reason, occupancy; and the total row;
+    every row at once (long reports are read a page at a time: :func:`agent_page`).
     An agent and interval without any call or state time (only zeroed roll-up
     rows) has no row."""
     q = check_agent_query(query or AgentQuery(**fields))
-    n = len(_AGENT_FIELDS)
-    rows = [_agent_row(r) for r in store.query(agent_sql(q)) if any(int(v) for v in r[2:2 + n])]
+    rows = _agent_figures(store.query(agent_sql(q)))
     return AgentReport(rows=[formulas.agent_figures(a, s, c) for a, s, c in rows],
                        total=formulas.agent_figures(q.agent_id, q.from_us, _agent_total(rows)))
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentPage:
+    rows: list[formulas.AgentFigures]
+    total: formulas.AgentFigures | None        # the first page only: the whole report's total row
+    total_size: int                            # rows in the whole report
+    next_after: tuple[str, int] | None         # the page's last row (agent, start) when rows follow
+
+
+def agent_page(store: ReportStore, query: AgentQuery, page: pages.Page) -> AgentPage:
+    """One page of the agent report: its rows after ``page.after`` (at most
+    ``page.size``), the total row on the first page. The index (per agent, its
+    rows) picks the agents the page reads; only their bucket rows are summed."""
+    q = check_agent_query(query)
+    interval_us = q.interval_s * US
+    index = store.query(agent_index_sql(q, page.after))
+    total_size = sum(int(rows) for _, rows, _ in index)
+    lo, hi, remaining = _window([(a, int(after)) for a, _, after in index], page.size)
+    rows: list[formulas.AgentFigures] = []
+    if remaining:
+        def window(key: str) -> list[str]:
+            return [sql.render(f"{key} >= {{lo}} AND {key} <= {{hi}}", lo=lo, hi=hi),
+                    _after(key, page.after, interval_us)]
+        rows = [formulas.agent_figures(a, s, c)
+                for a, s, c in _agent_figures(store.query(agent_sql(q, window, limit=page.size)))]
+    total = None
+    if page.first:
+        (sums,) = store.query(agent_total_sql(q))
+        reasons = tuple(sorted((str(r), int(us)) for r, us in store.query(agent_total_reasons_sql(q))
+                               if r != "" or int(us)))
+        total = formulas.agent_figures(q.agent_id, q.from_us, formulas.AgentCounts(
+            **{f: int(v) for f, v in zip(_AGENT_FIELDS, sums)}, not_ready_by_reason_us=reasons))
+    more = bool(rows) and remaining > len(rows)
+    return AgentPage(rows=rows, total=total, total_size=total_size,
+                     next_after=(rows[-1].agent_id, rows[-1].interval_start_us) if more else None)
 
 
 # --- the IVR report --------------------------------------------------------------------

@@ -29,7 +29,7 @@ ERLANG_C: StaffingModel
 ERLANG_A: StaffingModel
 
 class IntervalReportRequest(_message.Message):
-    __slots__ = ("queue", "from_us", "to_us", "interval_s", "service_level_threshold_s", "group_by", "short_abandon_s")
+    __slots__ = ("queue", "from_us", "to_us", "interval_s", "service_level_threshold_s", "group_by", "short_abandon_s", "page_size", "page_token")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     FROM_US_FIELD_NUMBER: _ClassVar[int]
     TO_US_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,8 @@ class IntervalReportRequest(_message.Message):
     SERVICE_LEVEL_THRESHOLD_S_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     SHORT_ABANDON_S_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     queue: str
     from_us: int
     to_us: int
@@ -44,7 +46,9 @@ class IntervalReportRequest(_message.Message):
     service_level_threshold_s: int
     group_by: GroupBy
     short_abandon_s: int
-    def __init__(self, queue: _Optional[str] = ..., from_us: _Optional[int] = ..., to_us: _Optional[int] = ..., interval_s: _Optional[int] = ..., service_level_threshold_s: _Optional[int] = ..., group_by: _Optional[_Union[GroupBy, str]] = ..., short_abandon_s: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, queue: _Optional[str] = ..., from_us: _Optional[int] = ..., to_us: _Optional[int] = ..., interval_s: _Optional[int] = ..., service_level_threshold_s: _Optional[int] = ..., group_by: _Optional[_Union[GroupBy, str]] = ..., short_abandon_s: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class IntervalRow(_message.Message):
     __slots__ = ("queue", "interval_start_us", "offered", "answered", "abandoned", "answered_within_threshold", "asa_s", "aht_s", "service_level", "abandon_rate", "talk_s", "hold_s", "wrap_up_s", "short_abandoned", "abandoned_within_threshold", "flowed_out", "callbacks", "rejected", "failed", "handled", "service_level_abandons_ignored", "service_level_abandons_against", "service_level_abandons_for", "max_wait_s", "avg_abandon_wait_s")
@@ -101,12 +105,16 @@ class IntervalRow(_message.Message):
     def __init__(self, queue: _Optional[str] = ..., interval_start_us: _Optional[int] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., abandoned: _Optional[int] = ..., answered_within_threshold: _Optional[int] = ..., asa_s: _Optional[float] = ..., aht_s: _Optional[float] = ..., service_level: _Optional[float] = ..., abandon_rate: _Optional[float] = ..., talk_s: _Optional[float] = ..., hold_s: _Optional[float] = ..., wrap_up_s: _Optional[float] = ..., short_abandoned: _Optional[int] = ..., abandoned_within_threshold: _Optional[int] = ..., flowed_out: _Optional[int] = ..., callbacks: _Optional[int] = ..., rejected: _Optional[int] = ..., failed: _Optional[int] = ..., handled: _Optional[int] = ..., service_level_abandons_ignored: _Optional[float] = ..., service_level_abandons_against: _Optional[float] = ..., service_level_abandons_for: _Optional[float] = ..., max_wait_s: _Optional[float] = ..., avg_abandon_wait_s: _Optional[float] = ...) -> None: ...
 
 class IntervalReport(_message.Message):
-    __slots__ = ("rows", "total")
+    __slots__ = ("rows", "total", "next_page_token", "total_size")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[IntervalRow]
     total: IntervalRow
-    def __init__(self, rows: _Optional[_Iterable[_Union[IntervalRow, _Mapping]]] = ..., total: _Optional[_Union[IntervalRow, _Mapping]] = ...) -> None: ...
+    next_page_token: str
+    total_size: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[IntervalRow, _Mapping]]] = ..., total: _Optional[_Union[IntervalRow, _Mapping]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class QueueStatsRequest(_message.Message):
     __slots__ = ("queue", "service_level_threshold_s")
@@ -210,16 +218,20 @@ class Realtime(_message.Message):
     def __init__(self, as_of_us: _Optional[int] = ..., newest_event_us: _Optional[int] = ..., queues: _Optional[_Iterable[_Union[QueueRealtime, _Mapping]]] = ..., agents: _Optional[_Iterable[_Union[AgentRealtime, _Mapping]]] = ...) -> None: ...
 
 class AgentReportRequest(_message.Message):
-    __slots__ = ("agent_id", "from_us", "to_us", "interval_s")
+    __slots__ = ("agent_id", "from_us", "to_us", "interval_s", "page_size", "page_token")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_US_FIELD_NUMBER: _ClassVar[int]
     TO_US_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     from_us: int
     to_us: int
     interval_s: int
-    def __init__(self, agent_id: _Optional[str] = ..., from_us: _Optional[int] = ..., to_us: _Optional[int] = ..., interval_s: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, agent_id: _Optional[str] = ..., from_us: _Optional[int] = ..., to_us: _Optional[int] = ..., interval_s: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class AgentRow(_message.Message):
     __slots__ = ("agent_id", "interval_start_us", "handled", "offers", "missed", "talk_s", "hold_s", "wrap_up_s", "aht_s", "logged_in_s", "ready_s", "reserved_s", "on_call_s", "wrap_up_state_s", "not_ready_s", "not_ready_by_reason_s", "occupancy")
@@ -267,12 +279,16 @@ class AgentRow(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., interval_start_us: _Optional[int] = ..., handled: _Optional[int] = ..., offers: _Optional[int] = ..., missed: _Optional[int] = ..., talk_s: _Optional[float] = ..., hold_s: _Optional[float] = ..., wrap_up_s: _Optional[float] = ..., aht_s: _Optional[float] = ..., logged_in_s: _Optional[float] = ..., ready_s: _Optional[float] = ..., reserved_s: _Optional[float] = ..., on_call_s: _Optional[float] = ..., wrap_up_state_s: _Optional[float] = ..., not_ready_s: _Optional[float] = ..., not_ready_by_reason_s: _Optional[_Mapping[str, float]] = ..., occupancy: _Optional[float] = ...) -> None: ...
 
 class AgentReport(_message.Message):
-    __slots__ = ("rows", "total")
+    __slots__ = ("rows", "total", "next_page_token", "total_size")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[AgentRow]
     total: AgentRow
-    def __init__(self, rows: _Optional[_Iterable[_Union[AgentRow, _Mapping]]] = ..., total: _Optional[_Union[AgentRow, _Mapping]] = ...) -> None: ...
+    next_page_token: str
+    total_size: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[AgentRow, _Mapping]]] = ..., total: _Optional[_Union[AgentRow, _Mapping]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class IvrReportRequest(_message.Message):
     __slots__ = ("flow", "from_us", "to_us")
