@@ -4,6 +4,7 @@ transcripts parses into the right Content-Type, headers and body. Hermetic
 from __future__ import annotations
 
 import difflib
+import json
 from urllib.parse import unquote
 
 import pytest
@@ -208,3 +209,127 @@ def test_frame_builder_matches_freeswitch_layout():
     # sanity check of the test helper against a recorded frame
     recorded = [d for d in recv_frames("01-inbound-auth-and-api") if "row_count" in d][0]
     assert frame({"Content-Type": "api/response"}, '{"row_count": 0}\n').decode() == recorded
+
+
+# -- text/event-json: the fast path must give what the exact per-member path gives --------
+
+def reference_json_event(payload: bytes) -> tuple[dict[str, str], str | None]:
+    """The exact meaning, spelled out member by member (the parser's former
+    implementation): a repeated key keeps its first value and place; arrays
+    as plain events spell them; null is empty; other values as str()."""
+    def value(v: object) -> str:
+        if isinstance(v, str):
+            return v
+        if isinstance(v, list):
+            return "ARRAY::" + "|:".join(value(x) for x in v)
+        return "" if v is None else str(v)
+
+    def first_wins(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        obj: dict[str, object] = {}
+        for k, v in pairs:
+            obj.setdefault(k, v)
+        return obj
+
+    obj = json.loads(payload.decode("utf-8", "replace"), object_pairs_hook=first_wins)
+    headers = {k: value(v) for k, v in obj.items() if k != "_body"}
+    body = obj.get("_body")
+    return headers, None if body is None else value(body)
+
+
+def json_frame(members: str) -> bytes:
+    payload = members.encode("utf-8")
+    return b"Content-Length: %d\nContent-Type: text/event-json\n\n%s" % (len(payload), payload)
+
+
+def test_every_recorded_json_event_parses_as_the_exact_path_says() -> None:
+    checked = repeated = 0
+    for name in NAMES:
+        for data in recv_frames(name):
+            head, _, body = data.partition("\n\n")
+            if "text/event-json" not in head:
+                continue
+            payload = body.encode("utf-8")
+            event = parse_frame(data)
+            headers, inner_body = reference_json_event(payload)
+            assert event.headers == headers and list(event.headers) == list(headers)
+            assert event.body == inner_body
+            keys = [k for k, _ in json.loads(payload, object_pairs_hook=lambda pairs: pairs)]
+            repeated += len(keys) != len(set(keys))
+            checked += 1
+    assert checked >= 40 and repeated == 2        # both CHANNEL_HANGUP_COMPLETEs repeat Hangup-Cause
+
+
+def test_a_repeated_json_key_keeps_its_first_value_and_place() -> None:
+    event = parse_frame(json_frame('{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":"NORMAL_CLEARING",'
+                                   '"Unique-ID":"u1","Hangup-Cause":"ORIGINATOR_CANCEL","Unique-ID":"u2"}'))
+    assert event.get("Hangup-Cause") == "NORMAL_CLEARING" and event.uuid == "u1"
+    assert list(event.headers) == ["Event-Name", "Hangup-Cause", "Unique-ID"]
+    # whitespace before a colon changes nothing
+    spaced = parse_frame(json_frame('{ "Event-Name" : "X" , "k" :\t"first" ,\n"k"\r\n: "second" }'))
+    assert spaced.headers == {"Event-Name": "X", "k": "first"}
+
+
+def test_json_values_holding_quotes_and_colons_stay_whole() -> None:
+    tricky = {"Event-Name": "CUSTOM", "variable_a": '"x": 1', "variable_b": 'say "hi": ok', "variable_c": '":',
+              'odd"key:': '{"k":"v"}', "variable_d": "line\nnext\ttab \\ back"}
+    event = parse_frame(json_frame(json.dumps(tricky)))
+    assert event.headers == tricky
+    # and repeated keys among such values are still found
+    members = json.dumps(tricky)[:-1] + ', "variable_a": "second", "odd\\"key:": "second"}'
+    assert parse_frame(json_frame(members)).headers == tricky
+
+
+def test_json_arrays_and_other_values_read_as_plain_events_spell_them() -> None:
+    event = parse_frame(json_frame('{"Event-Name":"CHANNEL_CREATE","variable_list":["a","b",["c"],7,null],'
+                                   '"Event-Sequence":605,"n":1.5,"t":true,"f":false,"z":null,"o":{"k":"v"},'
+                                   '"e":[]}'))
+    assert event.headers == {"Event-Name": "CHANNEL_CREATE", "variable_list": "ARRAY::a|:b|:ARRAY::c|:7|:",
+                             "Event-Sequence": "605", "n": "1.5", "t": "True", "f": "False", "z": "",
+                             "o": "{'k': 'v'}", "e": "ARRAY::"}
+    assert all(type(v) is str for v in event.headers.values())
+
+
+def test_json_body_is_the_event_body_never_a_header() -> None:
+    job = parse_frame(json_frame('{"Event-Name":"BACKGROUND_JOB","Job-UUID":"j1","Content-Length":"6",'
+                                 '"_body":"+OK u\\n"}'))
+    assert job.body == "+OK u\n" and "_body" not in job.headers and job.get("Content-Length") == "6"
+    assert parse_frame(json_frame('{"Event-Name":"X"}')).body is None
+    assert parse_frame(json_frame('{"Event-Name":"X","_body":null}')).body is None
+    assert parse_frame(json_frame('{"Event-Name":"X","_body":["a","b"]}')).body == "ARRAY::a|:b"
+    assert parse_frame(json_frame('{"Event-Name":"X","_body":"first","_body":"second"}')).body == "first"
+
+
+@pytest.mark.parametrize(("members", "says"), [
+    ('{"Event-Name":"X",', "not JSON"),
+    ('{"Event-Name":"X"} trailing', "not JSON"),
+    ("", "not JSON"),
+    ('["Event-Name","X"]', "not a JSON object but list"),
+    ('"Event-Name"', "not a JSON object but str"),
+    ("null", "not a JSON object but NoneType"),
+    ("[" * 100_000 + "]" * 100_000, "not JSON"),
+])
+def test_bad_json_events_are_a_clear_protocol_error(members: str, says: str) -> None:
+    with pytest.raises(ProtocolError, match="text/event-json body is " + says):
+        parse_frame(json_frame(members))
+    reader = FrameReader(ChunkedSocket(json_frame(members), [4096]))  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError):
+        reader.read_frame()
+
+
+json_keys = st.sampled_from(["Event-Name", "Unique-ID", "_body", '":', 'a":"b', "k k", "é", "Hangup-Cause"])
+json_scalars = st.one_of(st.text(max_size=12), st.none(), st.booleans(), st.integers(), st.sampled_from(['":', '\\":']))
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(json_keys, json_values), max_size=10),
+       st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : "), (",\n", "\t:\r\n")]))
+def test_json_event_parse_matches_the_exact_path(pairs: list[tuple[str, object]],
+                                                 separators: tuple[str, str]) -> None:
+    comma, colon = separators
+    members = "{" + comma.join(json.dumps(k) + colon + json.dumps(v, separators=(comma, colon))
+                               for k, v in pairs) + "}"
+    event = parse_frame(json_frame(members))
+    headers, body = reference_json_event(members.encode("utf-8"))
+    assert event.headers == headers and list(event.headers) == list(headers)
+    assert event.body == body
