@@ -64,7 +64,12 @@ class EslConnection(EslProtocol, InboundESL):
                  events: Iterable[str] = DEFAULT_EVENTS, event_format: str = "plain",
                  connect_timeout_s: float = 5.0, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
                  api_timeout_s: float = 10.0, frame_timeout_s: float = 10.0, reconnect_jitter: float = 0.2,
-                 max_event_backlog: int = 10000) -> None:
+                 max_event_backlog: int = 10000, jobs: bool = True, metrics_label: str | None = None) -> None:
+        """jobs: this connection runs bgapi, so BACKGROUND_JOB is added to its
+        subscription (False for an event connection whose node has a separate
+        command connection: FreeSWITCH sends every job's result to every
+        connection subscribed to BACKGROUND_JOB). metrics_label: the `node`
+        label of this connection's metrics (default node_id)."""
         if not password:
             raise ConfigError("ESL password is empty: set HOTLINE_ESL_PASSWORD")
         if event_format not in ("plain", "json"):
@@ -83,7 +88,9 @@ class EslConnection(EslProtocol, InboundESL):
         self._setup_protocol(max_event_backlog)
         self.peer = f"{host}:{port}"
         self.node_id = node_id
-        self._count_events_as(node_id)
+        self.metrics_label = metrics_label or node_id
+        self._count_events_as(self.metrics_label)
+        self.jobs = jobs
         self.events = events
         self.event_format = event_format
         self.reconnect_min_s = reconnect_min_s
@@ -105,14 +112,16 @@ class EslConnection(EslProtocol, InboundESL):
 
     @classmethod
     def from_settings(cls, esl: "EslSettings", events: Iterable[str] = DEFAULT_EVENTS, *,
-                      node: tuple[str, str, int] | None = None) -> "EslConnection":
+                      node: tuple[str, str, int] | None = None, jobs: bool = True,
+                      metrics_label: str | None = None) -> "EslConnection":
         """A connection to the node that HOTLINE_ESL_* describes (or to one
         of HOTLINE_ESL_NODES: node=(node_id, host, port))."""
         node_id, host, port = node or (esl.node_id, esl.host, esl.port)
         return cls(host, port, esl.require_password(), node_id=node_id, events=events,
                    connect_timeout_s=esl.connect_timeout_s, reconnect_min_s=esl.reconnect_min_s,
                    reconnect_max_s=esl.reconnect_max_s, api_timeout_s=esl.api_timeout_s,
-                   max_event_backlog=esl.max_event_backlog, event_format=esl.event_format)
+                   max_event_backlog=esl.max_event_backlog, event_format=esl.event_format, jobs=jobs,
+                   metrics_label=metrics_label)
 
     # -- lifecycle -------------------------------------------------------------
     def on_connected(self, callback: Callable[..., Any]) -> None:
@@ -182,13 +191,13 @@ class EslConnection(EslProtocol, InboundESL):
                 self.last_error = None
                 closed = self._closed_event
                 self._ready.set()
-                metrics.CONNECTED.labels(self.node_id).set(1)
-                metrics.CONNECTS.labels(self.node_id).inc()
+                metrics.CONNECTED.labels(self.metrics_label).set(1)
+                metrics.CONNECTS.labels(self.metrics_label).inc()
                 log.info("ESL connected to FreeSWITCH %s at %s", self.node_id, self.peer)
                 self._fire(self._connected_callbacks, "on_connected")
                 closed.wait()
                 self._ready.clear()
-                metrics.CONNECTED.labels(self.node_id).set(0)
+                metrics.CONNECTED.labels(self.metrics_label).set(0)
                 if not self._stopping:
                     log.warning("ESL connection to FreeSWITCH %s at %s lost; reconnecting", self.node_id, self.peer)
                 self._fire(self._disconnected_callbacks, "on_disconnected")
@@ -253,11 +262,12 @@ class EslConnection(EslProtocol, InboundESL):
 
     def subscription_command(self) -> str | None:
         """`event plain ...` for the configured events; BACKGROUND_JOB is added
-        when missing (bgapi needs it), nothing is sent for events=()."""
+        when missing and this connection runs bgapi (jobs=True), nothing is
+        sent for events=()."""
         if not self.events:
             return None
         names = list(self.events)
-        if "ALL" not in names and "BACKGROUND_JOB" not in names:
+        if self.jobs and "ALL" not in names and "BACKGROUND_JOB" not in names:
             names.append("BACKGROUND_JOB")
         return f"event {self.event_format} {' '.join(names)}"
 
@@ -320,11 +330,14 @@ class EslConnection(EslProtocol, InboundESL):
             self._track_subscription(text)
         return reply
 
-    def api(self, cmd: str, timeout: float | None = None) -> str:
-        """`api <cmd>`: the body of FreeSWITCH's api/response (may be `-ERR ...`)."""
+    def api(self, cmd: str, timeout: float | None = None, *, after_events: bool = False) -> str:
+        """`api <cmd>`: the body of FreeSWITCH's api/response (may be `-ERR ...`).
+        after_events: return only once the events FreeSWITCH sent this
+        connection before the reply have been handled (the handlers then know
+        everything that happened before the command ran)."""
         self._check_command("cmd", cmd)
         reply = self._request(f"api {cmd}\n\n".encode("utf-8"), describe(f"api {cmd}"),
-                              self.api_timeout_s if timeout is None else timeout)
+                              self.api_timeout_s if timeout is None else timeout, after_events=after_events)
         return reply.body or ""
 
     def api_nowait(self, cmd: str) -> None:
@@ -382,17 +395,17 @@ class EslConnection(EslProtocol, InboundESL):
             raise EslTimeout(f"no result for {describe('bgapi ' + cmd)!r} from {self.peer} within {timeout:g} s")
         return job.get()
 
-    def show_channels(self, timeout: float | None = None) -> list[dict[str, Any]]:
+    def show_channels(self, timeout: float | None = None, *, after_events: bool = False) -> list[dict[str, Any]]:
         """`show channels as json`: FreeSWITCH's rows ([] when there are none)."""
-        return self._show_rows("channels", timeout)
+        return self._show_rows("channels", timeout, after_events)
 
-    def show_calls(self, timeout: float | None = None) -> list[dict[str, Any]]:
+    def show_calls(self, timeout: float | None = None, *, after_events: bool = False) -> list[dict[str, Any]]:
         """`show calls as json`: one row per call; a bridged call's row has
         the A leg in ``uuid`` and the B leg in ``b_uuid``."""
-        return self._show_rows("calls", timeout)
+        return self._show_rows("calls", timeout, after_events)
 
-    def _show_rows(self, what: str, timeout: float | None) -> list[dict[str, Any]]:
-        body = self.api(f"show {what} as json", timeout)
+    def _show_rows(self, what: str, timeout: float | None, after_events: bool = False) -> list[dict[str, Any]]:
+        body = self.api(f"show {what} as json", timeout, after_events=after_events)
         try:
             data = json.loads(body)
         except ValueError:

@@ -349,16 +349,19 @@ def describe(command: str) -> str:
 
 
 class _Pending:
-    """A command written to the socket, waiting for its reply (FIFO)."""
+    """A command written to the socket, waiting for its reply (FIFO).
+    after_events: the reply is handed over by the dispatcher, once every
+    event read before it has been handled (see EslProtocol._write)."""
 
-    __slots__ = ("description", "result", "on_reply", "on_fail")
+    __slots__ = ("description", "result", "on_reply", "on_fail", "after_events")
 
     def __init__(self, description: str, on_reply: Callable[[EslEvent], None] | None = None,
-                 on_fail: Callable[[BaseException], None] | None = None) -> None:
+                 on_fail: Callable[[BaseException], None] | None = None, after_events: bool = False) -> None:
         self.description = description
         self.result = gevent.event.AsyncResult()
         self.on_reply = on_reply
         self.on_fail = on_fail
+        self.after_events = after_events
 
     def resolve(self, reply: EslEvent) -> None:
         if self.on_reply is not None:
@@ -376,6 +379,16 @@ class _Pending:
                 log.exception("ESL failure hook for %s failed", self.description)
         if not self.result.ready():
             self.result.set_exception(error)
+
+
+class _ReplyInOrder:
+    """In the event queue: a reply the dispatcher resolves in its turn."""
+
+    __slots__ = ("pending", "reply")
+
+    def __init__(self, pending: _Pending, reply: EslEvent) -> None:
+        self.pending = pending
+        self.reply = reply
 
 
 _STOP = object()
@@ -500,7 +513,12 @@ class EslProtocol(ESLProtocol):
             if not self._pending:
                 log.warning("ESL %s sent a %s nobody waits for; ignored", self.peer, content_type)
                 return
-            self._pending.popleft().resolve(event)
+            pending = self._pending.popleft()
+            if pending.after_events:
+                # Behind the events read before it (back-pressure applies as to an event).
+                self._esl_event_queue.put(_ReplyInOrder(pending, event))
+            else:
+                pending.resolve(event)
         elif content_type in ("text/event-plain", "text/event-json"):
             self._on_event(event)
             self._queue_event(event)
@@ -543,11 +561,17 @@ class EslProtocol(ESLProtocol):
     # -- commands out ----------------------------------------------------------
     def _write(self, payload: bytes, description: str, *, timeout: float | None,
                on_reply: Callable[[EslEvent], None] | None = None,
-               on_fail: Callable[[BaseException], None] | None = None) -> _Pending:
-        """Write one command frame; its reply will resolve the returned _Pending."""
+               on_fail: Callable[[BaseException], None] | None = None, after_events: bool = False) -> _Pending:
+        """Write one command frame; its reply will resolve the returned _Pending.
+
+        FreeSWITCH writes a reply after every event it queued for this
+        connection before it, but the reader only queues those events for
+        the dispatcher. after_events=True holds the reply back until the
+        dispatcher has handled them: what the reply says (`show channels`)
+        is then never older than what the handlers know."""
         if not self._sock_alive:
             raise self._not_connected_error()
-        pending = _Pending(description, on_reply, on_fail)
+        pending = _Pending(description, on_reply, on_fail, after_events)
         with self._write_lock:
             sock = self.sock
             if not self._sock_alive or sock is None:
@@ -577,8 +601,9 @@ class EslProtocol(ESLProtocol):
                              f"within {timeout:g} s")
         return pending.result.get()
 
-    def _request(self, payload: bytes, description: str, timeout: float | None) -> EslEvent:
-        return self._wait(self._write(payload, description, timeout=timeout), timeout)
+    def _request(self, payload: bytes, description: str, timeout: float | None, *,
+                 after_events: bool = False) -> EslEvent:
+        return self._wait(self._write(payload, description, timeout=timeout, after_events=after_events), timeout)
 
     def send(self, data: str, timeout: float | None = None) -> EslEvent:  # type: ignore[override]
         """Send one command (greenswitch's name) and return its reply frame."""
@@ -613,7 +638,12 @@ class EslProtocol(ESLProtocol):
             event = queue.get()
             if event is _STOP:
                 return
-            self._dispatch(event)
+            if type(event) is _ReplyInOrder:
+                event.pending.resolve(event.reply)
+                # Let its waiter act before the events read after the reply are handled.
+                gevent.sleep(0)
+            else:
+                self._dispatch(event)
             if self._backpressure and queue.qsize() <= self.max_event_backlog // 2:
                 self._backpressure = False
                 log.info("ESL %s: handlers caught up; reading from FreeSWITCH again", self.peer)

@@ -9,6 +9,14 @@ its channel (hotline.freeswitch.pool), the agent leg is originated on the
 caller's node, and each node is reconciled on its own when it (re)connects.
 A call whose node is unreachable waits; it is not offered.
 
+Commands go on each node's command connection, events come on its event
+connection, so a reply can overtake events FreeSWITCH fired before it (the
+caller's hang-up before an originate's result). Nothing here acts on a
+reply as if those events had been handled: a failed originate or bridge
+first lets them be handled (_catch_up) and counts the failure only if the
+offer is still current, and the snapshots that reconcile the ACD with a
+node are taken on its event connection, after the events before them.
+
 What the ACD asks of a caller's channel (hold music, announcements spoken
 with the `speak` application, callback prompts, overflow transfers, rejects)
 arrives as acd.Action and is carried out here, one greenlet per action."""
@@ -22,9 +30,9 @@ import gevent
 
 from hotline.common import topics
 from hotline.common.bus import EventBus
-from hotline.freeswitch import CommandFailed, EslConnection, EslError, EslEvent
+from hotline.freeswitch import CommandFailed, EslError, EslEvent
 from hotline.freeswitch.normalize import to_call_event
-from hotline.freeswitch.pool import SwitchPool
+from hotline.freeswitch.pool import SwitchNode, SwitchPool
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.routing import metrics
 from hotline.common.settings import RoutingSettings
@@ -81,7 +89,7 @@ class SwitchSide:
         for conn in switches:
             metrics.SWITCH_CONNECTED.labels(conn.node_id).set(0)
 
-    def _node_of(self, call: QueuedCall) -> EslConnection:
+    def _node_of(self, call: QueuedCall) -> SwitchNode:
         return self.switches.for_channel(call.call_uuid, call.node_id)
 
     def _can_offer(self, call: QueuedCall) -> bool:
@@ -154,7 +162,7 @@ class SwitchSide:
     def _speak(self, text: str) -> str:
         return f"'speak::{self.settings.tts}|{_spoken(text)}'"
 
-    def _play(self, esl: EslConnection, action: Action, first: list[str]) -> None:
+    def _play(self, esl: SwitchNode, action: Action, first: list[str]) -> None:
         """Stop what plays, play `first`, then the queue's hold music."""
         uuid = action.call_uuid
         call = self.acd.calls.get(uuid)
@@ -209,6 +217,9 @@ class SwitchSide:
             cause = result[4:].strip() or "UNKNOWN"
             log.info("offer of %s to %s failed: %s", call.call_uuid,
                      ", ".join(agent.agent_id for agent, _ in a.legs), cause)
+            # The agent leg's own hang-up (its cause decides whether it is a
+            # miss) or the caller's is handled first, as if on one connection.
+            self._catch_up(esl, call.call_uuid)
             for agent, _ in a.legs:
                 self.acd.offer_failed(call.call_uuid, agent.agent_id, cause)
             self.core.publish_outbox()
@@ -237,13 +248,16 @@ class SwitchSide:
             metrics.QUEUE_TO_BRIDGE.observe(time.monotonic() - started)
         else:
             log.warning("uuid_bridge %s %s failed: %s", other, leg, reply)
+            # The caller may have hung up, or the agent's leg ended, before
+            # their events were handled: those settle the offer first.
+            self._catch_up(esl, other)
             self._kill(esl, leg, "NORMAL_CLEARING")
             if call.is_callback:
                 self._kill(esl, other, "NORMAL_CLEARING")
-            self.acd.offer_failed(call.call_uuid, agent.agent_id, "BRIDGE_FAILED")
+            self.acd.offer_failed(call.call_uuid, agent.agent_id, "BRIDGE_FAILED")   # a no-op if it was settled
         self.core.publish_outbox()
 
-    def _dial_customer(self, esl: EslConnection, call: QueuedCall, agent_id: str, agent_leg: str) -> str:
+    def _dial_customer(self, esl: SwitchNode, call: QueuedCall, agent_id: str, agent_leg: str) -> str:
         """A callback's agent answered: dial the customer. Returns the
         customer's leg uuid, or "" when they did not answer (the ACD then
         retries later or gives up, and the agent's leg is hung up)."""
@@ -288,7 +302,7 @@ class SwitchSide:
         metrics.CDRS.labels(ev.Disposition.Name(cdr.disposition)).inc()
 
     # -- offers whose outcome was not heard -------------------------------
-    def _unsure(self, esl: EslConnection, a: Assignment, what: str) -> None:
+    def _unsure(self, esl: SwitchNode, a: Assignment, what: str) -> None:
         """The connection dropped (or FreeSWITCH did not answer) between a
         command and its reply: the agent leg may exist, may even be bridged.
         The call stays OFFERING until the switch is asked: at once if the
@@ -304,14 +318,27 @@ class SwitchSide:
         self.core.publish_outbox()
 
     @staticmethod
-    def _snapshot(esl: EslConnection) -> tuple[set[str], set[frozenset[str]]]:
-        """The node's live channel uuids and its bridged pairs."""
-        live = {row.get("uuid", "") for row in esl.show_channels()}
-        pairs = {frozenset((row.get("uuid", ""), row.get("b_uuid", ""))) for row in esl.show_calls()
-                 if row.get("b_uuid")}
+    def _snapshot(esl: SwitchNode) -> tuple[set[str], set[frozenset[str]]]:
+        """The node's live channel uuids and its bridged pairs, asked on its
+        event connection once the events sent before them were handled (so
+        a channel missing from them did not just miss its hang-up event)."""
+        live = {row.get("uuid", "") for row in esl.show_channels(after_events=True)}
+        pairs = {frozenset((row.get("uuid", ""), row.get("b_uuid", "")))
+                 for row in esl.show_calls(after_events=True) if row.get("b_uuid")}
         return live, pairs
 
-    def _settle_all(self, esl: EslConnection, live: set[str], pairs: set[frozenset[str]]) -> None:
+    @staticmethod
+    def _catch_up(esl: SwitchNode, uuid: str) -> None:
+        """Return once the events the node sent before now have been handled
+        (a reply on the event connection comes after them). Commands have
+        their own connection, so a failed command may be answered before the
+        events that explain it."""
+        try:
+            esl.api(f"uuid_exists {uuid}", after_events=True)
+        except (EslError, CommandFailed) as exc:
+            log.info("could not wait for %s's events (%s); going on", esl.node_id, exc)
+
+    def _settle_all(self, esl: SwitchNode, live: set[str], pairs: set[frozenset[str]]) -> None:
         for call_uuid, legs in list(self._unsettled.items()):
             if any(node_id != esl.node_id for _, _, node_id in legs):
                 continue
@@ -339,14 +366,14 @@ class SwitchSide:
         """A call restored as OFFERING after a restart: settled with the switch on connect."""
         self._unsettled[call.call_uuid] = [(agent_id, leg, node_id) for agent_id, leg in call.ringing.items()]
 
-    def _kill(self, esl: EslConnection, uuid: str, cause: str) -> None:
+    def _kill(self, esl: SwitchNode, uuid: str, cause: str) -> None:
         try:
             esl.api(f"uuid_kill {uuid} {cause}")
         except EslError as exc:
             log.warning("uuid_kill %s failed: %s", uuid, exc)
 
     # -- what the switch tells us ---------------------------------------
-    def on_event(self, conn: EslConnection, event: EslEvent) -> None:
+    def on_event(self, conn: SwitchNode, event: EslEvent) -> None:
         call_event = to_call_event(event, conn.node_id)
         if call_event is not None:
             self.bus.publish(topics.CALL_EVENTS, call_event.call_uuid, call_event)
@@ -381,11 +408,11 @@ class SwitchSide:
             self._publish_cdr(build_cdr(event.get, ended if ended is not None else call, conn.node_id))
         self.core.publish_outbox()
 
-    def on_connected(self, conn: EslConnection) -> None:
+    def on_connected(self, conn: SwitchNode) -> None:
         metrics.SWITCH_CONNECTED.labels(conn.node_id).set(1)
         gevent.spawn(self.reconcile, conn)
 
-    def reconcile(self, conn: EslConnection) -> None:
+    def reconcile(self, conn: SwitchNode) -> None:
         """Make the ACD agree with one node's channels."""
         try:
             live, pairs = self._snapshot(conn)
