@@ -8,10 +8,10 @@ packet reader that mirrors ``read_packet()`` in mod_event_socket.c.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from json.encoder import encode_basestring as _json_string
+from typing import Callable, Iterable, Optional
 
 # switch_utils.c, switch_url_encode(): bytes below ' ' or above '~' and these
 # characters are written as %XX (upper-case hex). FreeSWITCH 1.10 calls
@@ -53,9 +53,16 @@ def url_decode(value: str) -> str:
 
 
 class Event:
-    """A FreeSWITCH event: ordered headers (names may repeat) and an optional body."""
+    """A FreeSWITCH event: ordered headers (names may repeat) and an optional body.
 
-    __slots__ = ("name", "headers", "body", "subclass", "_cache")
+    ``headers`` is the list itself (read it, append to it, or assign a new list);
+    ``get`` looks names up case-insensitively through an index of the first
+    header of each name, built lazily (only as far as a lookup needs) and
+    extended as headers are appended; in-place edits other than appending
+    are not seen by it.
+    """
+
+    __slots__ = ("name", "headers", "body", "subclass", "_cache", "_index", "_indexed", "_indexed_list")
 
     def __init__(self, name: str, subclass: str | None = None) -> None:
         self.name = name
@@ -63,9 +70,16 @@ class Event:
         self.headers: list[tuple[str, str]] = []
         self.body: str | None = None
         self._cache: dict[str, bytes] = {}
+        self._index: dict[str, str] = {}
+        self._indexed = 0  # how many of _indexed_list's headers _index covers
+        self._indexed_list: list[tuple[str, str]] | None = None
 
     def add(self, name: str, value: object) -> None:
-        self.headers.append((name, str(value)))
+        self.headers.append((name, value if value.__class__ is str else str(value)))
+
+    def add_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Append headers whose values are already strings, in order."""
+        self.headers.extend(pairs)
 
     def add_unique(self, name: str, value: object) -> None:
         """Add unless a header of that name is already there (first one wins)."""
@@ -73,10 +87,28 @@ class Event:
             self.add(name, value)
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        headers = self.headers
+        index = self._index
+        if self._indexed_list is not headers or self._indexed > len(headers):
+            # the list was replaced (or shortened): index it again from the start
+            index.clear()
+            self._indexed = 0
+            self._indexed_list = headers
         lname = name.lower()
-        for k, v in self.headers:
-            if k.lower() == lname:
-                return v
+        if lname in index:
+            return index[lname]
+        # index further, only as far as the first header of that name
+        i, n = self._indexed, len(headers)
+        while i < n:
+            k, v = headers[i]
+            i += 1
+            lk = k.lower()
+            if lk not in index:
+                index[lk] = v
+                if lk == lname:
+                    self._indexed = i
+                    return v
+        self._indexed = n
         return default
 
     def header_names(self) -> list[str]:
@@ -94,10 +126,12 @@ class Event:
 
     def json(self) -> str:
         """switch_event_serialize_json(): every value a string, the body as _body."""
-        items = [f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v, ensure_ascii=False)}" for k, v in self.headers]
+        # cJSON keeps every header, a repeated name too; each string is escaped as
+        # json.dumps(..., ensure_ascii=False) escapes it (the same C function, called directly)
+        items = [f"{_json_string(k)}:{_json_string(v)}" for k, v in self.headers]
         if self.body:
             items.append(f'"Content-Length":"{len(self.body.encode("utf-8"))}"')
-            items.append(f'"_body":{json.dumps(self.body, ensure_ascii=False)}')
+            items.append(f'"_body":{_json_string(self.body)}')
         return "{" + ",".join(items) + "}"
 
     def xml(self) -> str:
@@ -126,9 +160,14 @@ class Event:
         return cached
 
     def frame(self, fmt: str) -> bytes:
-        """The whole ESL frame: Content-Length first, then Content-Type (as FreeSWITCH)."""
-        body = self.serialized(fmt)
-        return b"Content-Length: %d\nContent-Type: text/event-%s\n\n" % (len(body), fmt.encode()) + body
+        """The whole ESL frame: Content-Length first, then Content-Type (as FreeSWITCH), cached."""
+        key = "frame " + fmt
+        frame = self._cache.get(key)
+        if frame is None:
+            body = self.serialized(fmt)
+            frame = b"Content-Length: %d\nContent-Type: text/event-%s\n\n" % (len(body), fmt.encode()) + body
+            self._cache[key] = frame
+        return frame
 
 
 def _xml_escape(text: str) -> str:
