@@ -62,9 +62,11 @@ def utc_day_start_us(now_us: int) -> int:
     return now_us - now_us % DAY_US
 
 
-def interval_row(fig: formulas.IntervalFigures, make: Callable[..., Any] = reporting_pb2.IntervalRow) -> Any:
-    """The IntervalRow of one row's figures; ``make`` = a reply's ``rows.add`` builds it in place
-    (no copy of a finished message into the reply)."""
+def interval_row(fig: formulas.IntervalFigures | queries.IntervalLine,
+                 make: Callable[..., Any] = reporting_pb2.IntervalRow) -> Any:
+    """The IntervalRow of one row's figures (a total's or a page row's: the same
+    fields); ``make`` = a reply's ``rows.add`` builds it in place (no copy of a
+    finished message into the reply)."""
     c = fig.counts
     return make(
         queue=fig.member, interval_start_us=fig.interval_start_us, offered=c.offered, answered=c.answered,
@@ -79,7 +81,7 @@ def interval_row(fig: formulas.IntervalFigures, make: Callable[..., Any] = repor
         max_wait_s=fig.max_wait_s, avg_abandon_wait_s=fig.avg_abandon_wait_s)
 
 
-def agent_row(fig: formulas.AgentFigures, make: Callable[..., Any] = reporting_pb2.AgentRow) -> Any:
+def agent_row(fig: formulas.AgentFigures | queries.AgentLine, make: Callable[..., Any] = reporting_pb2.AgentRow) -> Any:
     """The AgentRow of one row's figures; ``make`` as in interval_row."""
     c, us = fig.counts, formulas.US
     return make(
