@@ -122,6 +122,26 @@ EVENTS_WITH_VARIABLES = frozenset({
 })
 
 
+_PROFILE_FIELDS = (
+    "Direction", "Logical-Direction", "Username", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
+    "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number", "Network-Addr", "ANI",
+    "Destination-Number", "Unique-ID", "Source", "Transfer-Source", "Context", "RDNIS", "Channel-Name",
+    "Profile-Index", "Profile-Created-Time", "Channel-Created-Time", "Channel-Answered-Time",
+    "Channel-Progress-Time", "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time",
+    "Channel-Resurrect-Time", "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum", "Screen-Bit",
+    "Privacy-Hide-Name", "Privacy-Hide-Number",
+)
+_profile_names_by_prefix: dict[str, dict[str, str]] = {}
+
+
+def _profile_header_names(prefix: str) -> dict[str, str]:
+    """{"Direction": "<prefix>-Direction", ...}: the caller-profile header names, made once per prefix."""
+    names = _profile_names_by_prefix.get(prefix)
+    if names is None:
+        names = _profile_names_by_prefix[prefix] = {f: f"{prefix}-{f}" for f in _PROFILE_FIELDS}
+    return names
+
+
 def now_us() -> int:
     return int(time.time() * 1_000_000)
 
@@ -366,90 +386,111 @@ class Channel:
             ev.add(k, v)
         self.set_basic_data(ev)
         if with_vars if with_vars is not None else name in EVENTS_WITH_VARIABLES:
-            for k, v in self.variables.items():
-                ev.add("variable_" + k, v)
+            ev.add_many([("variable_" + k, v) for k, v in self.variables.items()])
         for k, v in post:
             ev.add(k, v)
         return ev
 
-    def fire(self, name: str, **kwargs: Any) -> Event:
+    def fire(self, name: str, **kwargs: Any) -> Event | None:
+        """Build and fire the event; when no ESL listener would receive it, only its
+        Event-Sequence number is used up (nobody can tell it was not built)."""
+        switch = self.switch
+        if not switch.wants(name, None, self.uuid):
+            switch.skip_event()
+            return None
         ev = self.event(name, **kwargs)
-        self.switch.fire(ev)
+        switch.fire(ev)
         return ev
 
     def set_basic_data(self, ev: Event) -> None:
         """switch_channel_event_set_basic_data()."""
-        ev.add("Channel-State", self.running_state)
-        ev.add("Channel-Call-State", self.callstate)
-        ev.add("Channel-State-Number", self.state_number)
-        ev.add("Channel-Name", self.name)
-        ev.add("Unique-ID", self.uuid)
-        ev.add("Call-Direction", self.direction)
-        ev.add("Presence-Call-Direction", self.direction)
+        direction = self.direction
+        variables = self.variables
+        append = ev.headers.append
+        append(("Channel-State", self.running_state))
+        append(("Channel-Call-State", self.callstate))
+        append(("Channel-State-Number", str(self.state_number)))
+        append(("Channel-Name", self.name))
+        append(("Unique-ID", self.uuid))
+        append(("Call-Direction", direction))
+        append(("Presence-Call-Direction", direction))
         # inbound, or CF_DIALPLAN (set when an outbound leg's caller id is sorted)
-        ev.add("Channel-HIT-Dialplan", "true" if self.direction == "inbound" or self.cid_sorted else "false")
-        if self.variables.get("presence_id"):
-            ev.add("Channel-Presence-ID", self.variables["presence_id"])
-        ev.add("Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid)
-        ev.add("Answer-State", self.answer_state)
+        append(("Channel-HIT-Dialplan", "true" if direction == "inbound" or self.cid_sorted else "false"))
+        if variables.get("presence_id"):
+            append(("Channel-Presence-ID", variables["presence_id"]))
+        append(("Channel-Call-UUID", variables.get("call_uuid") or self.uuid))
+        append(("Answer-State", self.answer_state))
         if self.hangup_cause:
             ev.add_unique("Hangup-Cause", self.hangup_cause)
         if self.media:
-            ev.add("Channel-Read-Codec-Name", self.read_codec[0])
-            ev.add("Channel-Read-Codec-Rate", self.read_codec[1])
-            ev.add("Channel-Read-Codec-Bit-Rate", self.read_codec[2])
-            ev.add("Channel-Write-Codec-Name", "PCMU")
-            ev.add("Channel-Write-Codec-Rate", "8000")
-            ev.add("Channel-Write-Codec-Bit-Rate", "64000")
+            codec = self.read_codec
+            ev.add_many((("Channel-Read-Codec-Name", codec[0]), ("Channel-Read-Codec-Rate", codec[1]),
+                         ("Channel-Read-Codec-Bit-Rate", codec[2]), ("Channel-Write-Codec-Name", "PCMU"),
+                         ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "64000")))
         self.profile_headers(ev, "Caller", with_index=True)
         if self.other is not None and self.other_type:
-            ev.add("Other-Type", self.other_type)
+            append(("Other-Type", self.other_type))
             self.other.profile_headers(ev, "Other-Leg", with_index=False)
 
     def profile_headers(self, ev: Event, prefix: str, *, with_index: bool) -> None:
         """switch_caller_profile_event_set_data()."""
         p = self.profile
-
-        def opt(name: str, value: str) -> None:
-            if value:
-                ev.add(f"{prefix}-{name}", value)
-
-        ev.add(f"{prefix}-Direction", self.direction)
-        ev.add(f"{prefix}-Logical-Direction", self.direction)
-        opt("Username", p.username)
-        opt("Dialplan", p.dialplan)
-        opt("Caller-ID-Name", p.caller_id_name)
-        opt("Caller-ID-Number", p.caller_id_number)
-        opt("Orig-Caller-ID-Name", p.orig_caller_id_name)
-        opt("Orig-Caller-ID-Number", p.orig_caller_id_number)
-        opt("Callee-ID-Name", p.callee_id_name)
-        opt("Callee-ID-Number", p.callee_id_number)
-        opt("Network-Addr", p.network_addr)
-        opt("ANI", p.ani)
-        opt("Destination-Number", p.destination_number)
-        ev.add(f"{prefix}-Unique-ID", self.uuid)
-        opt("Source", p.source)
-        if with_index:  # the other leg's profile is a copy taken before any transfer
-            opt("Transfer-Source", p.transfer_source)
-        opt("Context", p.context)
-        opt("RDNIS", p.rdnis)
-        ev.add(f"{prefix}-Channel-Name", self.name)
+        n = _profile_header_names(prefix)
+        append = ev.headers.append
+        direction = self.direction
+        append((n["Direction"], direction))
+        append((n["Logical-Direction"], direction))
+        # the optional fields: written only when set
+        if p.username:
+            append((n["Username"], p.username))
+        if p.dialplan:
+            append((n["Dialplan"], p.dialplan))
+        if p.caller_id_name:
+            append((n["Caller-ID-Name"], p.caller_id_name))
+        if p.caller_id_number:
+            append((n["Caller-ID-Number"], p.caller_id_number))
+        if p.orig_caller_id_name:
+            append((n["Orig-Caller-ID-Name"], p.orig_caller_id_name))
+        if p.orig_caller_id_number:
+            append((n["Orig-Caller-ID-Number"], p.orig_caller_id_number))
+        if p.callee_id_name:
+            append((n["Callee-ID-Name"], p.callee_id_name))
+        if p.callee_id_number:
+            append((n["Callee-ID-Number"], p.callee_id_number))
+        if p.network_addr:
+            append((n["Network-Addr"], p.network_addr))
+        if p.ani:
+            append((n["ANI"], p.ani))
+        if p.destination_number:
+            append((n["Destination-Number"], p.destination_number))
+        append((n["Unique-ID"], self.uuid))
+        if p.source:
+            append((n["Source"], p.source))
+        if with_index and p.transfer_source:  # the other leg's profile is a copy taken before any transfer
+            append((n["Transfer-Source"], p.transfer_source))
+        if p.context:
+            append((n["Context"], p.context))
+        if p.rdnis:
+            append((n["RDNIS"], p.rdnis))
+        append((n["Channel-Name"], self.name))
         if with_index:
-            ev.add(f"{prefix}-Profile-Index", p.index)
-        ev.add(f"{prefix}-Profile-Created-Time", p.created_us)
-        ev.add(f"{prefix}-Channel-Created-Time", self.t_created)
-        ev.add(f"{prefix}-Channel-Answered-Time", self.t_answered)
-        ev.add(f"{prefix}-Channel-Progress-Time", self.t_progress)
-        ev.add(f"{prefix}-Channel-Progress-Media-Time", self.t_progress_media)
-        ev.add(f"{prefix}-Channel-Hangup-Time", self.t_hangup)
-        ev.add(f"{prefix}-Channel-Transfer-Time", self.t_transfer)
-        ev.add(f"{prefix}-Channel-Resurrect-Time", 0)
-        ev.add(f"{prefix}-Channel-Bridged-Time", self.t_bridged)
-        ev.add(f"{prefix}-Channel-Last-Hold", self.t_last_hold)
-        ev.add(f"{prefix}-Channel-Hold-Accum", self.hold_accum)
-        ev.add(f"{prefix}-Screen-Bit", "true")
-        ev.add(f"{prefix}-Privacy-Hide-Name", "false")
-        ev.add(f"{prefix}-Privacy-Hide-Number", "false")
+            append((n["Profile-Index"], str(p.index)))
+        ev.add_many((
+            (n["Profile-Created-Time"], str(p.created_us)),
+            (n["Channel-Created-Time"], str(self.t_created)),
+            (n["Channel-Answered-Time"], str(self.t_answered)),
+            (n["Channel-Progress-Time"], str(self.t_progress)),
+            (n["Channel-Progress-Media-Time"], str(self.t_progress_media)),
+            (n["Channel-Hangup-Time"], str(self.t_hangup)),
+            (n["Channel-Transfer-Time"], str(self.t_transfer)),
+            (n["Channel-Resurrect-Time"], "0"),
+            (n["Channel-Bridged-Time"], str(self.t_bridged)),
+            (n["Channel-Last-Hold"], str(self.t_last_hold)),
+            (n["Channel-Hold-Accum"], str(self.hold_accum)),
+            (n["Screen-Bit"], "true"),
+            (n["Privacy-Hide-Name"], "false"),
+            (n["Privacy-Hide-Number"], "false"),
+        ))
 
     def channel_data_event(self, calling: tuple[str, str, int]) -> Event:
         """CHANNEL_DATA as uuid_dump and the outbound 'connect' reply build it."""

@@ -121,10 +121,22 @@ class Connection:
         self.greenlet = gevent.spawn(self._run_safely)
 
     def _write_loop(self) -> None:
-        while True:
-            item = self.out.get()
+        out = self.out
+        close_seen = False
+        while not close_seen:
+            item = out.get()
             if item is _CLOSE:
                 break
+            if out.qsize():
+                # whatever else is queued already goes out in the same write
+                batch = [item]
+                while out.qsize():
+                    item = out.get_nowait()
+                    if item is _CLOSE:
+                        close_seen = True
+                        break
+                    batch.append(item)
+                item = b"".join(batch)
             try:
                 self.sock.sendall(item)
             except OSError:
@@ -224,28 +236,36 @@ class Connection:
             self.close(notice=True)
 
     # -- events ------------------------------------------------------------------
+    def only_session_uuid(self) -> str | None:
+        """The session whose events alone this listener may get (myevents on a session), else None."""
+        return self.session.uuid if self.myevents and self.session is not None else None
+
+    def may_want(self, name: str, subclass: str | None) -> bool:
+        """Whether an event of this name could pass this listener's subscription; filters and
+        myevents' session check come on top (deliver())."""
+        if not self.events_on or self.closing:
+            return False
+        if self.event_all:
+            return True
+        if name in self.event_names:
+            return name != "CUSTOM" or not subclass or subclass in self.custom_subclasses
+        return False
+
     def deliver(self, ev: Event) -> None:
         """event_handler() for this listener."""
-        if not self.events_on or self.closing:
+        if not self.may_want(ev.name, ev.subclass):
             return
-        if self.event_all:
-            send = True
-        elif ev.name in self.event_names:
-            send = ev.name != "CUSTOM" or not ev.subclass or ev.subclass in self.custom_subclasses
-        else:
-            send = False
-        if send and self.filters:
-            send = self._filtered_in(ev)
-        if send and self.myevents:
+        if self.filters and not self._filtered_in(ev):
+            return
+        if self.myevents:
             uuid = ev.get("Unique-ID")
             if not uuid or (self.session is not None and uuid != self.session.uuid):
-                send = False
-        if send:
-            frame = ev.frame(self.format)
-            if self.held_events is not None:
-                self.held_events.append(frame)
-            else:
-                self.out.put(frame)
+                return
+        frame = ev.frame(self.format)
+        if self.held_events is not None:
+            self.held_events.append(frame)
+        else:
+            self.out.put(frame)
 
     def _filtered_in(self, ev: Event) -> bool:
         send = False
@@ -432,6 +452,7 @@ class Connection:
                     self.on_channel_down(ch)
         self.event_names |= MYEVENTS
         self.myevents = True
+        self.sw.route_events(self)
         self.events_on = True
         if "xml" in low:
             self.format = "xml"

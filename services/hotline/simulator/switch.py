@@ -140,6 +140,11 @@ class Switch:
         self.conferences = Conferences(self)
         self._channels: dict[str, Channel] = {}
         self._connections: set[Connection] = set()
+        # who may receive an event: the listeners bound to one session by myevents get only
+        # that session's events (looked up by Unique-ID); every other listener sees them all
+        self._listeners_anywhere: set[Connection] = set()
+        self._listeners_by_session: dict[str, set[Connection]] = {}
+        self._routed_by_session: dict[Connection, str] = {}
         self._server: Optional[EslServer] = None
         self._port: Optional[int] = None
         self._ports = itertools.count(5070)
@@ -227,6 +232,9 @@ class Switch:
         for conn in list(self._connections):
             conn.abort()
         self._connections.clear()
+        self._listeners_anywhere.clear()
+        self._listeners_by_session.clear()
+        self._routed_by_session.clear()
         self.conferences.reset()
         channels = list(self._channels.values())
         self._channels.clear()
@@ -350,9 +358,33 @@ class Switch:
 
     def add_connection(self, conn: Connection) -> None:
         self._connections.add(conn)
+        self.route_events(conn)
 
     def remove_connection(self, conn: Connection) -> None:
         self._connections.discard(conn)
+        self._unroute_events(conn)
+
+    def route_events(self, conn: Connection) -> None:
+        """(Re)file conn for event delivery after its session or myevents changed."""
+        self._unroute_events(conn)
+        if conn not in self._connections:
+            return
+        uuid = conn.only_session_uuid()
+        if uuid is None:
+            self._listeners_anywhere.add(conn)
+        else:
+            self._listeners_by_session.setdefault(uuid, set()).add(conn)
+            self._routed_by_session[conn] = uuid
+
+    def _unroute_events(self, conn: Connection) -> None:
+        self._listeners_anywhere.discard(conn)
+        uuid = self._routed_by_session.pop(conn, None)
+        if uuid is not None:
+            conns = self._listeners_by_session.get(uuid)
+            if conns is not None:
+                conns.discard(conn)
+                if not conns:
+                    del self._listeners_by_session[uuid]
 
     # -- events ------------------------------------------------------------------
     def new_event(self, name: str, calling: tuple[str, str, int], subclass: Optional[str] = None) -> Event:
@@ -377,8 +409,29 @@ class Switch:
         ev.add("Event-Sequence", next(self._sequence))
         return ev
 
+    def wants(self, name: str, subclass: Optional[str], uuid: Optional[str]) -> bool:
+        """Whether any ESL listener may receive an event of this name (and subclass) about the
+        channel uuid; False means firing it would send nothing anywhere."""
+        for conn in self._listeners_anywhere:
+            if conn.may_want(name, subclass):
+                return True
+        if uuid:
+            for conn in self._listeners_by_session.get(uuid, ()):
+                if conn.may_want(name, subclass):
+                    return True
+        return False
+
+    def skip_event(self) -> None:
+        """An event nobody would receive is not built: it only uses up its Event-Sequence number."""
+        next(self._sequence)
+
     def fire(self, ev: Event) -> None:
-        for conn in list(self._connections):
+        conns = list(self._listeners_anywhere)
+        if self._listeners_by_session:
+            uuid = ev.get("Unique-ID")
+            if uuid:
+                conns.extend(self._listeners_by_session.get(uuid, ()))
+        for conn in conns:
             try:
                 conn.deliver(ev)
             except Exception:
