@@ -118,7 +118,7 @@ class SwitchNode:
     def _connection_down(self, conn: EslConnection) -> None:
         if self._usable:
             self._usable = False
-            if len(self.connections) > 1:
+            if len(self.connections) > 1 and not conn._stopping:
                 log.warning("FreeSWITCH %s is not usable while its %s connection is down", self.node_id,
                             "event" if conn is self.events else "command")
             self._fire(self._disconnected_callbacks, "on_disconnected")
