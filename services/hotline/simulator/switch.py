@@ -155,6 +155,7 @@ class Switch:
         self.core_uuid = new_uuid()
         self.started_at = time.time()
         self._sequence = itertools.count(1)
+        self._dates: tuple[int, str, str] = (-1, "", "")  # (epoch second, Event-Date-Local, Event-Date-GMT)
         self._session_ids = itertools.count(1)
         self.sessions_since_startup = 0
         self.session_peak = 0
@@ -391,22 +392,29 @@ class Switch:
         """switch_event_create() + prep_for_delivery(): the core headers, in FreeSWITCH's order."""
         ev = Event(name, subclass)
         now = now_us()
-        secs = now / 1_000_000
+        second = now // 1_000_000
+        if self._dates[0] != second:  # both dates change once a second: made once a second
+            secs = now / 1_000_000
+            self._dates = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)),
+                           time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(secs)))
+        hostname = self.hostname
         if subclass:
             ev.add("Event-Subclass", subclass)  # switch_event_create_subclass() adds it first
-        ev.add("Event-Name", name)
-        ev.add("Core-UUID", self.core_uuid)
-        ev.add("FreeSWITCH-Hostname", self.hostname)
-        ev.add("FreeSWITCH-Switchname", self.hostname)
-        ev.add("FreeSWITCH-IPv4", self.ip)
-        ev.add("FreeSWITCH-IPv6", "::1")
-        ev.add("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)))
-        ev.add("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(secs)))
-        ev.add("Event-Date-Timestamp", now)
-        ev.add("Event-Calling-File", calling[0])
-        ev.add("Event-Calling-Function", calling[1])
-        ev.add("Event-Calling-Line-Number", calling[2])
-        ev.add("Event-Sequence", next(self._sequence))
+        ev.add_many((
+            ("Event-Name", name),
+            ("Core-UUID", self.core_uuid),
+            ("FreeSWITCH-Hostname", hostname),
+            ("FreeSWITCH-Switchname", hostname),
+            ("FreeSWITCH-IPv4", self.ip),
+            ("FreeSWITCH-IPv6", "::1"),
+            ("Event-Date-Local", self._dates[1]),
+            ("Event-Date-GMT", self._dates[2]),
+            ("Event-Date-Timestamp", str(now)),
+            ("Event-Calling-File", calling[0]),
+            ("Event-Calling-Function", calling[1]),
+            ("Event-Calling-Line-Number", str(calling[2])),
+            ("Event-Sequence", str(next(self._sequence))),
+        ))
         return ev
 
     def wants(self, name: str, subclass: Optional[str], uuid: Optional[str]) -> bool:
