@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
+import kafka
 from google.protobuf.message import Message
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.consumer.fetcher import Fetcher
+from kafka.errors import CorruptRecordError, KafkaError, TopicAlreadyExistsError
+from kafka.record.util import decode_varint
 
 from hotline.common import topics
 from hotline.common.bus import EventBus, RawRecord, Source
@@ -163,6 +166,7 @@ class _KafkaSource(Source):
             auto_offset_reset="earliest",
             metadata_max_age_ms=10_000,
         )
+        self._raw_records = install_record_reader(self._consumer, bus._by_full_name)
         # Know every topic's partitions before joining the group: under gevent,
         # kafka-python 3.0.12 can miss the second SyncGroup of a join that began
         # with an empty assignment and then sit with no partitions (measured:
@@ -188,8 +192,11 @@ class _KafkaSource(Source):
             if short is None or not records:
                 continue
             self._uncommitted.setdefault(tp, records[0].offset)
-            for r in records:
-                out.append(RawRecord(short, tp.partition, r.offset, r.key, r.value or b"", r.timestamp))
+            if self._raw_records:        # RawRecords already (RecordReader)
+                out += records
+            else:
+                for r in records:
+                    out.append(RawRecord(short, tp.partition, r.offset, r.key, r.value or b"", r.timestamp))
         return out
 
     def commit(self) -> None:
@@ -216,3 +223,213 @@ class _KafkaSource(Source):
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+# -- the consumer's record reader ------------------------------------------------
+#
+# kafka-python parses every fetched record in pure Python through four layers
+# (DefaultRecordBatch._read_msg, a DefaultRecord, a ConsumerRecord namedtuple,
+# then our RawRecord): measured 16.9 µs of CPU per record, the largest single
+# cost of reporting's ingestion (docs/ingestion.md, "Throughput"). The reader
+# below replaces only the innermost step, the iteration over one partition's
+# fetched records (Fetcher.PartitionRecords._unpack_records), and yields
+# RawRecords directly. Everything around it stays kafka-python's: fetching,
+# positions, offsets, commits, rebalances. Each batch's CRC-32C is still
+# checked (check_crcs, on by default) before its records are read, with
+# kafka-python's own checksum; a record's framing is checked as kafka-python
+# checks it (its length, the header count, nothing left over after the last
+# record), and a violation raises the same CorruptRecordError.
+#
+# The fast path reads uncompressed message-format-v2 batches (what every
+# Hotline producer writes: no compression configured); a compressed or legacy
+# (v0/v1) batch is read through kafka-python's own record classes. It depends
+# on two kafka-python internals (PartitionRecords' generator and a batch's
+# buffer), so it is installed only on the kafka-python versions it was
+# checked against and only for read_uncommitted consumers (no transactional
+# markers to honour); otherwise the stock path runs, unchanged.
+# tests/reporting/test_ingest_kafka_records.py compares both on the same bytes.
+
+RECORD_READER_VERSIONS = ("3.0.12",)
+_V2_HEADER_SIZE = 61        # DefaultRecordBase.HEADER_STRUCT.size: the batch header before the first record
+_LOG_APPEND_TIME = 0x08     # batch attribute: timestamps are the broker's (max_timestamp)
+
+
+def read_v2_records(buffer: bytes | bytearray, count: int, base_offset: int, first_timestamp: int,
+                    log_append_timestamp: int | None, topic: str, partition: int) -> list[RawRecord]:
+    """The records of one uncompressed v2 batch (``buffer``: the whole batch,
+    header included) as RawRecords, values ``b""`` for a null value.
+
+    Kafka's varints are zigzag-encoded; one- and two-byte ones (every length,
+    delta and count of a typical event) are decoded inline, longer ones by
+    kafka-python's decode_varint. Raises CorruptRecordError on a malformed
+    record, as kafka-python does."""
+    data = bytes(buffer)
+    pos = _V2_HEADER_SIZE
+    out: list[RawRecord] = []
+    append = out.append
+    try:
+        for _ in range(count):
+            # Length => Varint
+            b = data[pos]
+            if b < 0x80:
+                length = (b >> 1) ^ -(b & 1)
+                pos += 1
+            elif data[pos + 1] < 0x80:
+                u = (b & 0x7f) | (data[pos + 1] << 7)
+                length = (u >> 1) ^ -(u & 1)
+                pos += 2
+            else:
+                length, pos = decode_varint(data, pos)
+            start = pos
+            # Attributes => Int8 (unused); TimestampDelta => Varlong
+            b = data[pos + 1]
+            if b < 0x80:
+                ts_delta = (b >> 1) ^ -(b & 1)
+                pos += 2
+            elif data[pos + 2] < 0x80:
+                u = (b & 0x7f) | (data[pos + 2] << 7)
+                ts_delta = (u >> 1) ^ -(u & 1)
+                pos += 3
+            else:
+                ts_delta, pos = decode_varint(data, pos + 1)
+            # OffsetDelta => Varint
+            b = data[pos]
+            if b < 0x80:
+                offset_delta = (b >> 1) ^ -(b & 1)
+                pos += 1
+            elif data[pos + 1] < 0x80:
+                u = (b & 0x7f) | (data[pos + 1] << 7)
+                offset_delta = (u >> 1) ^ -(u & 1)
+                pos += 2
+            else:
+                offset_delta, pos = decode_varint(data, pos)
+            # Key => Bytes (length -1: null)
+            b = data[pos]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                pos += 1
+            else:
+                n, pos = decode_varint(data, pos)
+            if n >= 0:
+                key: bytes | None = data[pos:pos + n]
+                pos += n
+            else:
+                key = None
+            # Value => Bytes (length -1: null)
+            b = data[pos]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                pos += 1
+            elif data[pos + 1] < 0x80:
+                u = (b & 0x7f) | (data[pos + 1] << 7)
+                n = (u >> 1) ^ -(u & 1)
+                pos += 2
+            else:
+                n, pos = decode_varint(data, pos)
+            if n >= 0:
+                value = data[pos:pos + n]
+                pos += n
+            else:
+                value = b""
+            # Headers => [HeaderKey HeaderValue]: read past (nothing in Hotline uses them)
+            b = data[pos]
+            if b == 0:
+                pos += 1
+            else:
+                pos = _skip_headers(data, pos)
+            if pos - start != length or pos > len(data):
+                raise CorruptRecordError(f"Invalid record size: expected to read {length} bytes in record "
+                                         f"payload, but instead read {pos - start}")
+            append(RawRecord(topic, partition, base_offset + offset_delta, key, value,
+                             first_timestamp + ts_delta if log_append_timestamp is None else log_append_timestamp))
+    except (ValueError, IndexError) as exc:      # a truncated or overlong varint, a cut-off record
+        raise CorruptRecordError(f"Found invalid record structure: {exc!r}") from exc
+    if pos != len(data):
+        raise CorruptRecordError(f"{len(data) - pos} unconsumed bytes after all records consumed")
+    return out
+
+
+def _skip_headers(data: bytes, pos: int) -> int:
+    count, pos = decode_varint(data, pos)
+    if count < 0:
+        raise CorruptRecordError(f"Found invalid number of record headers {count}")
+    for _ in range(count):
+        key_len, pos = decode_varint(data, pos)
+        if key_len < 0:
+            raise CorruptRecordError(f"Invalid negative header key size {key_len}")
+        data[pos:pos + key_len].decode("utf-8")
+        pos += key_len
+        value_len, pos = decode_varint(data, pos)
+        if value_len > 0:
+            pos += value_len
+    return pos
+
+
+class _RawPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
+    """One partition's fetched records as RawRecords (see above)."""
+
+    short_names: Mapping[str, str] = {}
+
+    def _unpack_records(self, tp: TopicPartition, records: Any, key_deserializer: Any,
+                        value_deserializer: Any) -> Iterator[RawRecord]:
+        topic = self.short_names.get(tp.topic, tp.topic)
+        partition = tp.partition
+        try:
+            batch = records.next_batch()
+            last_batch = None
+            while batch is not None:
+                last_batch = batch
+                if self.check_crcs and not batch.validate_crc():
+                    raise CorruptRecordError(f"Record batch for partition {self.topic_partition} at offset "
+                                             f"{batch.base_offset} failed crc check")
+                if batch.magic == 2:
+                    self.leader_epoch = batch.leader_epoch
+                    if batch.is_control_batch:          # a transaction marker: not a record
+                        self.next_fetch_offset = batch.next_offset
+                        batch = records.next_batch()
+                        continue
+                if batch.magic == 2 and batch.compression_type == 0:
+                    read = read_v2_records(
+                        batch._buffer, batch.records_count, batch.base_offset, batch.first_timestamp,
+                        batch.max_timestamp if batch.attributes & _LOG_APPEND_TIME else None, topic, partition)
+                    self.records_read += len(read)
+                    self.bytes_read += len(batch._buffer) - _V2_HEADER_SIZE
+                    for record in read:
+                        self.next_fetch_offset = record.offset + 1
+                        yield record
+                else:                                   # compressed or legacy: kafka-python's record classes
+                    for r in batch:
+                        if self.check_crcs and not r.validate_crc():
+                            raise CorruptRecordError(f"Record for partition {self.topic_partition} at offset "
+                                                     f"{r.offset} failed crc check")
+                        self.records_read += 1
+                        self.bytes_read += r.size_in_bytes
+                        self.next_fetch_offset = r.offset + 1
+                        yield RawRecord(topic, partition, r.offset, r.key, r.value or b"", r.timestamp)
+                batch = records.next_batch()
+            else:
+                # As kafka-python: v2 keeps a batch's last offset even when
+                # compaction removed its last record; fetch after it.
+                if last_batch is not None and last_batch.magic == 2:
+                    self.next_fetch_offset = last_batch.next_offset
+                self.drain()
+        except StopIteration:
+            # As kafka-python: a StopIteration inside a generator would end it silently.
+            log.exception("StopIteration raised unpacking messageset")
+            raise RuntimeError("StopIteration raised unpacking messageset")
+
+
+def install_record_reader(consumer: KafkaConsumer, short_names: Mapping[str, str]) -> bool:
+    """Make ``consumer.poll()`` return RawRecords (short topic names from
+    ``short_names``, full name -> short) read by :func:`read_v2_records`.
+    Returns False, changing nothing, where that is not known to be exact:
+    another kafka-python version, or a read_committed consumer."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if (kafka.__version__ not in RECORD_READER_VERSIONS or fetcher is None
+            or fetcher.config.get("isolation_level") != "read_uncommitted"):
+        log.warning("kafka-python %s: reading records through kafka-python's own (slower) record classes",
+                    kafka.__version__)
+        return False
+    fetcher.PartitionRecords = type("RawPartitionRecords", (_RawPartitionRecords,),
+                                    {"short_names": dict(short_names)})
+    return True
