@@ -20,6 +20,7 @@ every reader dedupes by event_id (docs/metrics.md, "Idempotency").
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import operator
 import time
@@ -48,53 +49,75 @@ def _every_message(message: Message) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Pipeline:
     """One table's feed: the topic it reads, which of its messages become
-    rows (``accepts``) and how (``to_row``, one value per column)."""
+    rows (``accepts``) and how (``to_row``, one value per column).
+
+    ``to_rows`` builds the rows of many messages at once (the ingest path);
+    it must give what ``to_row`` gives, message by message, each row
+    followed by ``ingested_us``. Without it, ``to_row`` is called per message."""
     topic: str
     table: str
     columns: tuple[str, ...]                       # without ingested_us (added to every row)
     to_row: Callable[[Message], Row]
     accepts: Callable[[Message], bool] = _every_message
+    to_rows: Callable[[Sequence[Message], int], list[Row]] | None = None
+
+    def rows(self, messages: Sequence[Message], ingested_us: int) -> list[Row]:
+        """The rows of the accepted ``messages``, in order, each ending with ``ingested_us``."""
+        if self.accepts is not _every_message:
+            messages = list(filter(self.accepts, messages))
+        if not messages:
+            return []
+        if self.to_rows is not None:
+            return self.to_rows(messages, ingested_us)
+        tail = (ingested_us,)
+        return [self.to_row(m) + tail for m in messages]
 
 
-def _proto_row(fields: Sequence[str]) -> Callable[[Message], Row]:
-    """Columns named after proto fields; enums by name, the rest as they are.
+class _EnumNames(dict):  # type: ignore[type-arg]
+    """Enum number -> name; a number this build does not know stays a number, as text."""
 
-    The hot path of ingestion (every event): the fields are read with one
-    C-level ``attrgetter`` call, and only the enum and repeated columns are
-    converted, with per-enum number -> name tables built once per message
-    type (a number this build does not know stays a number, as text)."""
-    plans: dict[Any, list[tuple[int, Any]]] = {}
-    getter = operator.attrgetter(*fields) if len(fields) > 1 else (lambda m: (getattr(m, fields[0]),))
-
-    def plan(descriptor: Any) -> list[tuple[int, Any]]:
-        fixes: list[tuple[int, Any]] = []
-        for index, name in enumerate(fields):
-            field = descriptor.fields_by_name[name]
-            if field.enum_type is not None:
-                names = {v.number: v.name for v in field.enum_type.values}
-                fixes.append((index, lambda v, names=names: names.get(v) or str(v)))
-            elif field.is_repeated:
-                fixes.append((index, list))
-        return fixes
-
-    def to_row(message: Message) -> Row:
-        descriptor = message.DESCRIPTOR
-        fixes = plans.get(descriptor)
-        if fixes is None:
-            fixes = plans[descriptor] = plan(descriptor)
-        values = getter(message)
-        if not fixes:
-            return values
-        out = list(values)
-        for index, convert in fixes:
-            out[index] = convert(out[index])
-        return tuple(out)
-    return to_row
+    def __missing__(self, number: int) -> str:
+        return str(number)
 
 
 def _proto_pipeline(topic: str, table: str, fields: Sequence[str],
                     accepts: Callable[[Message], bool] = _every_message) -> Pipeline:
-    return Pipeline(topic, table, tuple(fields), _proto_row(fields), accepts)
+    """A table whose columns are fields of the topic's message, named after
+    them: enums stored by name (a number this build does not know stays a
+    number, as text), repeated fields as arrays, the rest as they are.
+
+    The hot path of ingestion (every event), so no Python code runs per
+    message or per value: the columns stored as read come first (the
+    Pipeline's ``columns`` put them there; the INSERT names its columns, so
+    their order is free), read with one C-level ``attrgetter`` call per
+    message; each converted column follows, read and converted with ``map``
+    over the batch (a dict lookup per enum value), and the parts of each row
+    are joined by ``tuple.__add__``."""
+    descriptor = topics.MESSAGE_TYPES[topic].DESCRIPTOR
+    as_read: list[str] = []
+    converted: list[tuple[str, Callable[[Any], Any]]] = []
+    for name in fields:
+        field = descriptor.fields_by_name[name]
+        if field.enum_type is not None:
+            names = _EnumNames({v.number: v.name for v in field.enum_type.values})
+            converted.append((name, names.__getitem__))
+        elif field.is_repeated:
+            converted.append((name, list))
+        else:
+            as_read.append(name)
+    read = operator.attrgetter(*as_read) if len(as_read) > 1 else (lambda m: (getattr(m, as_read[0]),))
+    conversions = [(operator.attrgetter(name), convert) for name, convert in converted]
+
+    def to_row(message: Message) -> Row:
+        return read(message) + tuple(convert(get(message)) for get, convert in conversions)
+
+    def to_rows(messages: Sequence[Message], ingested_us: int) -> list[Row]:
+        tails = zip(*[map(convert, map(get, messages)) for get, convert in conversions],
+                    itertools.repeat(ingested_us, len(messages)))
+        return list(map(tuple.__add__, map(read, messages), tails))
+
+    columns = tuple(as_read) + tuple(name for name, _ in converted)
+    return Pipeline(topic, table, columns, to_row, accepts, to_rows)
 
 
 DEAD_LETTER_COLUMNS = ("event_id", "source_topic", "source_partition", "source_offset", "key_hex",
@@ -167,21 +190,38 @@ PIPELINES_BY_TOPIC: dict[str, tuple[Pipeline, ...]] = _by_topic(PIPELINES)
 INGESTED_TOPICS: tuple[str, ...] = tuple(PIPELINES_BY_TOPIC)
 
 
+def messages_by_topic(batch: Sequence[Record]) -> dict[str, list[Message]]:
+    """The batch's messages per topic reporting stores, each topic's in batch
+    order; a record of a topic reporting does not store is logged and skipped."""
+    out: dict[str, list[Message]] = {}
+    for record in batch:
+        messages = out.get(record.topic)
+        if messages is None:
+            if record.topic not in PIPELINES_BY_TOPIC:
+                log.warning("reporting does not store topic %s; skipped %s[%s]@%s",
+                            record.topic, record.topic, record.partition, record.offset)
+                continue
+            messages = out[record.topic] = []
+        messages.append(record.value)
+    return out
+
+
+def _rows_per_table(messages: dict[str, list[Message]], ingested_us: int
+                    ) -> dict[str, tuple[Pipeline, list[Row]]]:
+    out: dict[str, tuple[Pipeline, list[Row]]] = {}
+    for topic, topic_messages in messages.items():
+        for p in PIPELINES_BY_TOPIC[topic]:
+            rows = p.rows(topic_messages, ingested_us)
+            if rows:
+                out[p.table] = (p, rows)
+    return out
+
+
 def rows_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[Pipeline, list[Row]]]:
     """A batch's rows per table, each with its pipeline (pure). Every table
     of a topic sees the batch's records in order; a topic reporting does not
     store is logged and skipped."""
-    out: dict[str, tuple[Pipeline, list[Row]]] = {}
-    for record in batch:
-        pipelines = PIPELINES_BY_TOPIC.get(record.topic)
-        if pipelines is None:
-            log.warning("reporting does not store topic %s; skipped %s[%s]@%s",
-                        record.topic, record.topic, record.partition, record.offset)
-            continue
-        for p in pipelines:
-            if p.accepts(record.value):
-                out.setdefault(p.table, (p, []))[1].append(p.to_row(record.value) + (ingested_us,))
-    return out
+    return _rows_per_table(messages_by_topic(batch), ingested_us)
 
 
 def _label_topic(topic: str) -> str:
@@ -205,11 +245,12 @@ class Ingester:
 
     def __call__(self, batch: list[Record]) -> None:
         ingested_us = int(self.clock() * 1_000_000)
-        for pipeline, rows in rows_by_table(batch, ingested_us).values():
+        messages = messages_by_topic(batch)
+        for pipeline, rows in _rows_per_table(messages, ingested_us).values():
             self._insert(pipeline, rows)
         if self.after_insert is not None:
             self.after_insert(batch)
-        self._count(batch)
+        self._count(messages)
         log.debug("ingested %d records", len(batch))
 
     def _insert(self, pipeline: Pipeline, rows: list[Row]) -> None:
@@ -222,14 +263,10 @@ class Ingester:
         metrics.INSERT_SECONDS.labels(pipeline.table).observe(time.perf_counter() - started)
 
     @staticmethod
-    def _count(batch: list[Record]) -> None:
+    def _count(messages: dict[str, list[Message]]) -> None:
         """Once the batch is durable: events by source topic (each once, however
         many tables it fed), dead letters by the topic they came from."""
-        per_topic: dict[str, int] = {}
-        for record in batch:
-            if record.topic in PIPELINES_BY_TOPIC:
-                per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
-            if record.topic == topics.DEAD_LETTER:
-                metrics.DEAD_LETTERS.labels(_label_topic(record.value.source_topic)).inc()
-        for topic, count in per_topic.items():
-            metrics.EVENTS_INGESTED.labels(topic).inc(count)
+        for topic, topic_messages in messages.items():
+            metrics.EVENTS_INGESTED.labels(topic).inc(len(topic_messages))
+        for letter in messages.get(topics.DEAD_LETTER, ()):
+            metrics.DEAD_LETTERS.labels(_label_topic(letter.source_topic)).inc()
