@@ -5,7 +5,12 @@ The session, as recorded from FreeSWITCH 1.10 (transcript 02): we send
 ``connect`` (the reply's headers are the channel data), ``myevents`` (this
 channel's events, plain), ``linger`` (keep the socket after hangup so the
 last events still arrive), then drive the call with ``sendmsg`` execute
-commands. When the caller hangs up FreeSWITCH sends CHANNEL_HANGUP, a
+commands. ``myevents`` turns on 23 event types (:data:`MYEVENTS`); a server
+given the few its handler waits for (``events=``) turns the others off
+again with one ``nixevent`` right after it (``Control: full`` sockets; a
+``single-channel`` socket refuses nixevent, so there ``filter Event-Name``
+lets only those through), which spares both sides most of a call's events.
+The set-up commands go out together and their replies are read in order. When the caller hangs up FreeSWITCH sends CHANNEL_HANGUP, a
 ``text/disconnect-notice`` with ``Content-Disposition: linger``, the
 remaining events (EXECUTE_COMPLETE of the interrupted application, ...,
 CHANNEL_HANGUP_COMPLETE), then closes.
@@ -28,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid as uuid_mod
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import gevent
 import gevent.event
@@ -45,6 +50,21 @@ from hotline.freeswitch.protocol import EslEvent, EslProtocol, describe, tune_so
 log = logging.getLogger(__name__)
 
 _APP_NAME = re.compile(r"[A-Za-z0-9_:\-]+")
+
+# The event types `myevents` turns on (parse_command() in mod_event_socket.c,
+# FreeSWITCH 1.10), for this channel only.
+MYEVENTS = frozenset({
+    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
+    "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
+    "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
+})
+# What OutboundCall itself waits for, always kept: the completion of what it
+# executes, and the hang-up (CHANNEL_HANGUP gives the cause, the disconnect
+# notice, which is no event, arrives regardless; CHANNEL_HANGUP_COMPLETE ends
+# the lingering).
+CALL_EVENTS = frozenset({"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 
 
 def sendmsg_execute(app: str, arg: str | None, app_uuid: str) -> bytes:
@@ -66,9 +86,12 @@ def sendmsg_execute(app: str, arg: str | None, app_uuid: str) -> bytes:
     return ("\n".join(lines) + "\n\n").encode("utf-8") + body
 
 
+_WHITESPACE = re.compile(r"\s")      # what str.isspace() calls whitespace
+
+
 def _token(field: str, value: Any) -> str:
     text = str(value)
-    if not text or any(ch.isspace() for ch in text):
+    if not text or _WHITESPACE.search(text):
         raise InvalidArgument(field, f"{text!r} must be one word (play_and_get_digits splits on spaces)")
     return text
 
@@ -152,6 +175,40 @@ class OutboundCall(EslProtocol, OutboundSession):
 
     def myevents(self, event_format: str = "plain") -> None:
         self._ok("myevents" if event_format == "plain" else f"myevents {event_format}")
+
+    def event_limits(self, events: Iterable[str]) -> list[str]:
+        """The commands that, after ``myevents``, keep only `events` (and
+        :data:`CALL_EVENTS`) of its events: one ``nixevent`` of the rest on a
+        ``Control: full`` socket, else (``single-channel`` refuses nixevent) a
+        ``filter Event-Name`` per event kept. Empty when nothing is to go."""
+        keep = set(CALL_EVENTS)
+        for name in events:
+            if name not in MYEVENTS:
+                raise InvalidArgument("events", f"{name!r} is not one of the events myevents turns on")
+            keep.add(name)
+        drop = sorted(MYEVENTS - keep)
+        if not drop:
+            return []
+        if self.channel_data.get("Control", "full") == "full":
+            return ["nixevent " + " ".join(drop)]
+        return [f"filter Event-Name {name}" for name in sorted(keep)]
+
+    def start_session(self, event_format: str = "plain", *, events: Iterable[str] | None = None,
+                      linger: bool = True) -> None:
+        """After connect: ``myevents`` (limited to `events` plus what the call
+        waits for, None: all of them) and ``linger``, written at once and
+        their replies checked in order (FreeSWITCH answers in order)."""
+        commands = ["myevents" if event_format == "plain" else f"myevents {event_format}"]
+        if events is not None:
+            commands += self.event_limits(events)
+        if linger:
+            commands.append("linger")
+        pending = [(command, self._write(f"{command}\n\n".encode("utf-8"), command, timeout=self.command_timeout_s))
+                   for command in commands]
+        for command, sent in pending:
+            reply = self._wait(sent, self.command_timeout_s)
+            if not reply.reply_text.startswith("+OK"):
+                raise CommandFailed(reply.reply_text, command)
 
     def linger(self, timeout: int | None = None) -> None:
         self._ok("linger" if timeout is None else f"linger {int(timeout)}")
@@ -336,11 +393,15 @@ class OutboundCall(EslProtocol, OutboundSession):
 
 class OutboundServer(OutboundESLServer):
     """Listens for FreeSWITCH's `socket` application; runs handler(call) in
-    its own greenlet for every call, then ends the call's session cleanly."""
+    its own greenlet for every call, then ends the call's session cleanly.
+
+    `events`: the events of its channel the handler needs, among
+    :data:`MYEVENTS`; FreeSWITCH is asked for those and :data:`CALL_EVENTS`
+    only (None: every event ``myevents`` turns on)."""
 
     def __init__(self, host: str, port: int, handler: Callable[[OutboundCall], Any], *, linger: bool = True,
                  command_timeout_s: float = 10.0, drain_timeout_s: float = 5.0, max_connections: int = 1000,
-                 event_format: str = "plain") -> None:
+                 event_format: str = "plain", events: Iterable[str] | None = None) -> None:
         # Not OutboundESLServer.__init__ (it logs through the root logger); same attributes.
         self.bind_address = host
         self.bind_port = [port]
@@ -351,6 +412,9 @@ class OutboundServer(OutboundESLServer):
         self.drain_timeout_s = drain_timeout_s
         self.max_connections = max_connections
         self.event_format = event_format          # myevents plain | json
+        self.events = None if events is None else frozenset(events)
+        if self.events is not None and not self.events <= MYEVENTS:
+            raise InvalidArgument("events", f"not events myevents turns on: {sorted(self.events - MYEVENTS)}")
         self.connection_count = 0
         self.bound_port: int | None = None
         self.server: StreamServer | None = None
@@ -397,9 +461,7 @@ class OutboundServer(OutboundESLServer):
         try:
             call.connect()
             with hlog.bind(call_uuid=call.uuid):
-                call.myevents(self.event_format)
-                if self.linger:
-                    call.linger()
+                call.start_session(self.event_format, events=self.events, linger=self.linger)
                 log.info("call %s from %r to %r", call.uuid, call.ani, call.dnis)
                 self.handler(call)
         except CallHungUp as exc:
