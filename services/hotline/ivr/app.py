@@ -13,6 +13,7 @@ from hotline.common.grpc import GrpcServer, channel
 from hotline.common.settings import Settings
 from hotline.freeswitch import OutboundCall, OutboundServer
 from hotline.ivr.events import VisitOutbox
+from hotline.ivr.session import EVENTS as SESSION_EVENTS
 from hotline.ivr.session import IvrSession, menu_from_settings
 from hotline.proto.routing.v1 import routing_pb2_grpc
 
@@ -28,7 +29,7 @@ class IvrService:
         self.routing_channel = routing_channel or channel(settings.grpc.routing)
         self.routing = routing_pb2_grpc.RoutingStub(self.routing_channel)
         self.server = OutboundServer(settings.ivr.socket_host, settings.ivr.socket_port, self.handle_call,
-                                     event_format=settings.esl.event_format)
+                                     event_format=settings.esl.event_format, events=SESSION_EVENTS)
         # The IVR has no API of its own yet; its gRPC server carries health and reflection.
         self.grpc = GrpcServer(settings.grpc.ivr)
         self.socket_port: int | None = None

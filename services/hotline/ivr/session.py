@@ -25,6 +25,14 @@ ANY_DIGIT = "[0-9*]"
 # The channel variable carrying how many IVR nodes the call has visited, for a
 # caller who comes back (a queue's overflow to ivr:<flow>): visits number on.
 VISITS_VARIABLE = "hotline_ivr_visits"
+# The channel's events a session waits for beyond those every OutboundCall
+# keeps (its executes' CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP,
+# CHANNEL_HANGUP_COMPLETE, and the disconnect notice, which is no event):
+# none. Playback and play_and_get_digits end with their completion, which
+# carries the digits; FreeSWITCH collects the DTMF itself. So the socket is
+# spared the rest of what `myevents` sends (CHANNEL_EXECUTE, CHANNEL_STATE,
+# CHANNEL_ANSWER, DTMF, ...: two thirds of a call's events).
+EVENTS: frozenset[str] = frozenset()
 
 
 def now_us() -> int:
