@@ -6,12 +6,20 @@ prompt, and a report row is not worth making them wait for Kafka. Sessions
 put visits in an outbox (put never blocks); one greenlet hands them to the
 bus in order. A visit the outbox has no room for, or the bus refuses, is
 logged and counted (hotline_ivr_visits_unpublished_total) and dropped.
+
+The greenlet gathers: once a visit arrives it waits ``gather_s`` (50 ms) and
+hands the bus every visit that came meanwhile at once, so the Kafka
+producer (linger 2 ms) sends them in one request instead of one request per
+visit: a busy IVR leaves several nodes every few milliseconds, and each
+produce request costs the IVR (and the broker) far more CPU than a visit
+added to one. Visits reach reporting at most that much later.
 """
 from __future__ import annotations
 
 import logging
 
 import gevent
+import gevent.event
 import gevent.queue
 
 from hotline.common import topics
@@ -39,10 +47,16 @@ def to_message(visit: NodeVisit, *, call_uuid: str, node_id: str, flow: str) -> 
 class VisitOutbox:
     """Visits on their way to the bus, published in the order they were put."""
 
-    def __init__(self, bus: EventBus, *, capacity: int = 10_000) -> None:
+    def __init__(self, bus: EventBus, *, capacity: int = 10_000, gather_s: float = 0.05,
+                 max_batch: int = 500) -> None:
+        if gather_s < 0 or max_batch < 1:
+            raise ValueError("gather_s must be >= 0 and max_batch >= 1")
         self.bus = bus
+        self.gather_s = gather_s
+        self.max_batch = max_batch
         self._queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=capacity)
         self._greenlet: gevent.Greenlet | None = None
+        self._stopping = gevent.event.Event()          # cuts a gathering short
 
     def put(self, visit: events_pb2.IvrNodeVisit) -> None:
         """Never blocks: with no room left the visit is dropped and counted."""
@@ -53,6 +67,7 @@ class VisitOutbox:
             self._unpublished(visit, f"the outbox is full ({self._queue.maxsize} visits waiting for the bus)")
 
     def start(self) -> None:
+        self._stopping.clear()
         self._greenlet = gevent.spawn(self._run)
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -60,6 +75,7 @@ class VisitOutbox:
         if self._greenlet is None:
             return
         self._queue.put(None)                     # after every visit already put
+        self._stopping.set()
         self._greenlet.join(timeout_s)
         if not self._greenlet.dead:
             self._greenlet.kill()
@@ -71,14 +87,25 @@ class VisitOutbox:
             log.warning("IVR visits not flushed at stop: %s", exc)
 
     def _run(self) -> None:
+        queue = self._queue
         while True:
-            visit = self._queue.get()
-            if visit is None:
-                return
-            try:
-                self.bus.publish(topics.IVR_EVENTS, visit.call_uuid, visit)
-            except Exception as exc:  # noqa: BLE001 - a report row never costs a call, nor the outbox
-                self._unpublished(visit, str(exc))
+            batch = [queue.get()]
+            if batch[0] is not None and self.gather_s:
+                self._stopping.wait(self.gather_s)   # the visits of the next few ms join this batch
+            while len(batch) < self.max_batch and batch[-1] is not None:
+                try:
+                    batch.append(queue.get_nowait())
+                except gevent.queue.Empty:
+                    break
+            for visit in batch:
+                if visit is None:                     # stop(): everything put before it is published
+                    return
+                try:
+                    self.bus.publish(topics.IVR_EVENTS, visit.call_uuid, visit)
+                except Exception as exc:  # noqa: BLE001 - a report row never costs a call, nor the outbox
+                    self._unpublished(visit, str(exc))
+            if len(batch) == self.max_batch:
+                gevent.sleep(0)                       # kafka-python's send() never yields
 
     @staticmethod
     def _unpublished(visit: events_pb2.IvrNodeVisit, why: str) -> None:
