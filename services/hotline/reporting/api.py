@@ -105,7 +105,7 @@ def interval_reply(page: queries.IntervalPage, query: queries.IntervalQuery) -> 
 
 
 def agent_reply(page: queries.AgentPage, query: queries.AgentQuery) -> reporting_pb2.AgentReport:
-    reply = reporting_pb2.AgentReport(total_size=page.total_size)
+    reply = reporting_pb2.AgentReport()
     add = reply.rows.add
     for fig in page.rows:
         agent_row(fig, add)

@@ -18,6 +18,7 @@ hotline.reporting.sql, no aggregate aliased to a column it reads).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any, Callable, NamedTuple, Sequence
 
 from hotline.common.errors import InvalidArgument
@@ -93,8 +94,20 @@ def _after(key: str, after: tuple[str, int] | None, interval_us: int) -> str:
     exactly when it starts at or after the end of ``after``'s interval."""
     if after is None:
         return ""
+    if after[1] < 0:                      # past every row of the member (an agent window's end)
+        return sql.render(f"{key} > {{m}}", m=after[0])
     return sql.render(f"({key} > {{m}} OR ({key} = {{m}} AND bucket_us >= {{s}}))",
                       m=after[0], s=int(after[1]) + int(interval_us))
+
+
+def _days(from_us: int, to_us: int) -> str:
+    """``day`` (the roll-ups' partition column: the UTC date of bucket_us) within
+    [from_us, to_us): ClickHouse then skips the partitions (months) and parts
+    of other days; bucket_us alone cannot, the tables being ordered by member
+    first."""
+    first, last = (datetime.datetime.fromtimestamp(max(t, 0) / US, datetime.timezone.utc).date()
+                   for t in (from_us, max(from_us, to_us - 1)))
+    return f"day >= {sql.literal(first)} AND day <= {sql.literal(last)}"
 
 
 def _dimension(q: IntervalQuery) -> tuple[str, str]:
@@ -106,7 +119,7 @@ def _interval_where(q: IntervalQuery, *conditions: str) -> str:
     member_filter = sql.render(" AND member = {m}", m=q.member) if q.member else ""
     extra = "".join(f" AND {c}" for c in conditions if c)
     return (f"dimension = {sql.literal(_dimension(q)[0])} AND bucket_us >= {int(q.from_us)} "
-            f"AND bucket_us < {int(q.to_us)}{member_filter}{extra} "
+            f"AND bucket_us < {int(q.to_us)} AND {_days(q.from_us, q.to_us)}{member_filter}{extra} "
             f"AND {rollup.current_rows('call_stats_15m', q.from_us, q.to_us)}")
 
 
@@ -395,7 +408,7 @@ KeyConditions = Callable[[str], Sequence[str]]
 def _agent_where(q: AgentQuery, table: str, key: str, key_conditions: KeyConditions | None) -> str:
     """Bucket rows of ``table`` (its agent column ``key``) in the range, for the
     agent filter and a page's window."""
-    conditions = [f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}"]
+    conditions = [f"bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)}", _days(q.from_us, q.to_us)]
     if table == "call_stats_15m":
         conditions.insert(0, "dimension = 'agent'")
     if q.agent_id:
@@ -469,21 +482,18 @@ HAVING {_agent_listed('w_')}
 ORDER BY w_agent, w_start{f' LIMIT {int(limit)}' if limit else ''}"""
 
 
-def _agent_rows_sql(q: AgentQuery) -> str:
-    """Every (agent, interval) of the report, from the numbers only (no reasons)."""
+def agent_index_sql(q: AgentQuery) -> str:
+    """Per agent, in order: the intervals of the range in which it has time
+    per state. Only sizes a page's window of agents (an agent with calls but
+    no state time is in some window all the same: windows are ranges of
+    names and cover every name); reads two light columns of agent_time_15m,
+    where a query per (agent, interval) over both roll-ups would read ten of
+    each (agent_time_15m is ordered by agent, so "today for every agent"
+    reads the month's rows either way)."""
     return f"""
-    SELECT u_agent AS x_agent, u_start AS x_start FROM ({_agent_numbers(q)})
-    GROUP BY u_agent, u_start
-    HAVING {_agent_listed('u_')}"""
-
-
-def agent_index_sql(q: AgentQuery, after: tuple[str, int] | None = None) -> str:
-    """Per agent, in order: its rows in the report and its rows after ``after``."""
-    after_cond = "1" if after is None else sql.render(
-        "x_agent > {a} OR (x_agent = {a} AND x_start > {s})", a=after[0], s=int(after[1]))
-    return f"""
-SELECT x_agent, count(), countIf({after_cond}) FROM ({_agent_rows_sql(q)})
-GROUP BY x_agent ORDER BY x_agent"""
+SELECT agent_id, uniqExact({_interval_start(q.from_us, q.interval_s * US)}) FROM agent_time_15m
+WHERE bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)} AND {_days(q.from_us, q.to_us)}
+GROUP BY agent_id ORDER BY agent_id"""
 
 
 def agent_total_sql(q: AgentQuery) -> str:
@@ -493,14 +503,15 @@ def agent_total_sql(q: AgentQuery) -> str:
 
 
 def agent_total_reasons_sql(q: AgentQuery) -> str:
-    """The total row's not-ready time per reason, over the report's rows only."""
-    start = _interval_start(q.from_us, q.interval_s * US)
+    """The total row's not-ready time per reason. Every bucket's reasons: a
+    reason is in a bucket only with time (the roll-up lists the NOT_READY
+    parts it sums into not_ready_us), so a bucket with reasons is in a row
+    of the report."""
     return f"""
 SELECT t_reason, sum(t_one_reason_us) FROM (
     SELECT not_ready_reasons AS t_reasons, not_ready_reason_us AS t_reason_us
     FROM agent_time_15m
     WHERE {_agent_where(q, 'agent_time_15m', 'agent_id', None)}
-          AND (agent_id, {start}) IN (SELECT x_agent, x_start FROM ({_agent_rows_sql(q)}))
 )
 ARRAY JOIN t_reasons AS t_reason, t_reason_us AS t_one_reason_us
 GROUP BY t_reason"""
@@ -589,26 +600,45 @@ def _agent_lines(raw: Sequence[Sequence[Any]]) -> list[AgentLine]:
 class AgentPage:
     rows: list[AgentLine]
     total: formulas.AgentFigures | None        # the last page only: the whole report's total row
-    total_size: int                            # rows in the whole report
     next_after: tuple[str, int] | None         # the page's last row (agent, start) when rows follow
 
 
 def agent_page(store: ReportStore, query: AgentQuery, page: pages.Page) -> AgentPage:
     """One page of the agent report: its rows after ``page.after`` (at most
-    ``page.size``), the total row on the last page. The index (per agent, its
-    rows) picks the agents the page reads; only their bucket rows are summed."""
+    ``page.size``), the total row on the last page.
+
+    The page's rows are read from a window of agents (a range of names: the
+    roll-ups are ordered by agent, so only those agents' rows are read); the
+    index (per agent, its intervals with state time) sizes the window. It
+    is an estimate, so a window is read one row past what the page needs,
+    and when it holds too few rows the next window is read as well; the
+    last window is open-ended, so no agent is ever left out."""
     q = check_agent_query(query)
     interval_us = q.interval_s * US
-    index = store.query(agent_index_sql(q, page.after))
-    total_size = sum(int(rows) for _, rows, _ in index)
-    lo, hi, remaining = _window([(a, int(after)) for a, _, after in index], page.size)
+    index: list[tuple[str, int]] = [] if q.agent_id else [
+        (str(a), int(n)) for a, n in store.query(agent_index_sql(q)) if page.after is None or a >= page.after[0]]
+    after = page.after
     rows: list[AgentLine] = []
-    if remaining:
+    while True:
+        need = page.size - len(rows) + 1          # one more: whether rows follow
+        hi, estimated = None, 0
+        for i, (agent, n) in enumerate(index):
+            estimated += n
+            if estimated >= need and i + 1 < len(index):
+                hi, index = agent, index[i + 1:]
+                break
+
         def window(key: str) -> list[str]:
-            return [sql.render(f"{key} >= {{lo}} AND {key} <= {{hi}}", lo=lo, hi=hi),
-                    _after(key, page.after, interval_us)]
-        rows = _agent_lines(store.query(agent_sql(q, window, limit=page.size)))
-    more = bool(rows) and remaining > len(rows)
+            bounds = [_after(key, after, interval_us)]
+            if hi is not None:
+                bounds.append(sql.render(f"{key} <= {{hi}}", hi=hi))
+            return bounds
+        rows += _agent_lines(store.query(agent_sql(q, window, limit=need)))
+        if len(rows) > page.size or hi is None:
+            break
+        after = (hi, -1)                          # the next window: agents after hi
+    more = len(rows) > page.size
+    rows = rows[:page.size]
     total = None
     if not more:
         if page.first:                    # the whole report in one page: its rows added up
@@ -620,7 +650,7 @@ def agent_page(store: ReportStore, query: AgentQuery, page: pages.Page) -> Agent
             counts = formulas.AgentCounts(**{f: int(v) for f, v in zip(_AGENT_FIELDS, sums)},
                                           not_ready_by_reason_us=reasons)
         total = formulas.agent_figures(q.agent_id, q.from_us, counts)
-    return AgentPage(rows=rows, total=total, total_size=total_size,
+    return AgentPage(rows=rows, total=total,
                      next_after=(rows[-1].agent_id, rows[-1].interval_start_us) if more else None)
 
 

@@ -279,16 +279,14 @@ class AgentRow(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., interval_start_us: _Optional[int] = ..., handled: _Optional[int] = ..., offers: _Optional[int] = ..., missed: _Optional[int] = ..., talk_s: _Optional[float] = ..., hold_s: _Optional[float] = ..., wrap_up_s: _Optional[float] = ..., aht_s: _Optional[float] = ..., logged_in_s: _Optional[float] = ..., ready_s: _Optional[float] = ..., reserved_s: _Optional[float] = ..., on_call_s: _Optional[float] = ..., wrap_up_state_s: _Optional[float] = ..., not_ready_s: _Optional[float] = ..., not_ready_by_reason_s: _Optional[_Mapping[str, float]] = ..., occupancy: _Optional[float] = ...) -> None: ...
 
 class AgentReport(_message.Message):
-    __slots__ = ("rows", "total", "next_page_token", "total_size")
+    __slots__ = ("rows", "total", "next_page_token")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[AgentRow]
     total: AgentRow
     next_page_token: str
-    total_size: int
-    def __init__(self, rows: _Optional[_Iterable[_Union[AgentRow, _Mapping]]] = ..., total: _Optional[_Union[AgentRow, _Mapping]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, rows: _Optional[_Iterable[_Union[AgentRow, _Mapping]]] = ..., total: _Optional[_Union[AgentRow, _Mapping]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class IvrReportRequest(_message.Message):
     __slots__ = ("flow", "from_us", "to_us")
