@@ -10,10 +10,12 @@ given the few its handler waits for (``events=``) turns the others off
 again with one ``nixevent`` right after it (``Control: full`` sockets; a
 ``single-channel`` socket refuses nixevent, so there ``filter Event-Name``
 lets only those through), which spares both sides most of a call's events.
-The set-up commands go out together and their replies are read in order. When the caller hangs up FreeSWITCH sends CHANNEL_HANGUP, a
+The set-up commands go out together and their replies are read in order.
+When the caller hangs up FreeSWITCH sends CHANNEL_HANGUP, a
 ``text/disconnect-notice`` with ``Content-Disposition: linger``, the
 remaining events (EXECUTE_COMPLETE of the interrupted application, ...,
-CHANNEL_HANGUP_COMPLETE), then closes.
+CHANNEL_HANGUP_COMPLETE), then closes. The disconnect notice is no event: no
+event subscription can keep it away.
 
 :class:`OutboundCall` is greenswitch's ``OutboundSession`` fixed: every
 execute carries an ``Event-UUID`` that FreeSWITCH echoes as the
