@@ -206,8 +206,8 @@ class _KafkaSource(Source):
     def lag(self) -> dict[LagKey, int]:
         """End offset (the highwater of the last fetch response, known
         locally) minus the first uncommitted offset or, with nothing pending,
-        the position (local once the partition has been fetched; timeout 0,
-        so never a blocking round trip: unknown partitions are skipped)."""
+        the position (local once the partition has been fetched; never a
+        blocking round trip: unknown partitions are skipped)."""
         out: dict[LagKey, int] = {}
         for tp in self._consumer.assignment() or ():
             short = self.bus._by_full_name.get(tp.topic)
@@ -216,10 +216,22 @@ class _KafkaSource(Source):
                 continue
             start = self._uncommitted.get(tp)
             if start is None:
-                start = self._consumer.position(tp, timeout_ms=0)
+                start = self._position(tp)
             if start is not None:
                 out[(short, tp.partition)] = max(0, high - start)
         return out
+
+    def _position(self, tp: TopicPartition) -> int | None:
+        """The consumer's position as it stands. KafkaConsumer.position(tp,
+        timeout_ms=0) first refreshes committed offsets, resets and
+        validations (measured: ~1 ms of CPU per partition, every lag report);
+        on the kafka-python version the record reader was checked against,
+        the subscription state it ends by reading is read directly."""
+        if self._raw_records:
+            state = self._consumer._subscription.assignment.get(tp)
+            position = state.position if state is not None else None
+            return position.offset if position is not None else None
+        return self._consumer.position(tp, timeout_ms=0)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
