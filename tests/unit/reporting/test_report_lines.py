@@ -44,13 +44,14 @@ def test_lines_have_the_dataclasses_fields():
 
 @st.composite
 def agent_rows(draw):
-    """A row of agent_sql: agent, start, the 12 sums, the reasons and their µs (as chdb gives them: maybe text)."""
+    """A row of agent_sql: agent, start, the 12 sums, the buckets' (reason, µs) pairs
+    (a reason maybe in several buckets; µs as chdb gives them: maybe text)."""
     numbers = draw(st.lists(st.one_of(st.just(0), durations), min_size=12, max_size=12))
-    reasons = draw(st.lists(st.sampled_from(["", "break", "lunch", "training"]), max_size=3))
-    reason_us = [draw(st.one_of(st.just(0), durations)) for _ in reasons]
+    reasons = draw(st.lists(st.sampled_from(["", "break", "lunch", "training"]), max_size=4))
     as_text = draw(st.booleans())
-    return (draw(st.text(max_size=5)), draw(st.integers(0, 2**60)), *numbers, reasons,
-            [str(u) if as_text else u for u in reason_us])
+    pairs = [[r, str(u) if as_text else u] for r, u in
+             zip(reasons, [draw(st.one_of(st.just(0), durations)) for _ in reasons])]
+    return (draw(st.text(max_size=5)), draw(st.integers(0, 2**60)), *numbers, pairs)
 
 
 @settings(max_examples=300, deadline=None)
