@@ -255,10 +255,11 @@ class _KafkaSource(Source):
 # The fast path reads uncompressed message-format-v2 batches (what every
 # Hotline producer writes: no compression configured); a compressed or legacy
 # (v0/v1) batch is read through kafka-python's own record classes. It depends
-# on two kafka-python internals (PartitionRecords' generator and a batch's
-# buffer), so it is installed only on the kafka-python versions it was
-# checked against and only for read_uncommitted consumers (no transactional
-# markers to honour); otherwise the stock path runs, unchanged.
+# on kafka-python internals (PartitionRecords' generator and a batch's buffer;
+# _KafkaSource._position on the subscription state), so it is installed only
+# on the kafka-python versions it was checked against and only for
+# read_uncommitted consumers (no transactional markers to honour); otherwise
+# the stock path runs, unchanged.
 # tests/reporting/test_ingest_kafka_records.py compares both on the same bytes.
 
 RECORD_READER_VERSIONS = ("3.0.12",)
