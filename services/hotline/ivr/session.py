@@ -128,9 +128,9 @@ class IvrSession:
     def _enqueue(self, result: Outcome, answered_us: int) -> None:
         call = self.call
         self.journey.enter(QUEUE)
-        call.set("hotline_queue", result.queue)
-        call.set("hotline_menu_choice", result.choice)
-        call.set(VISITS_VARIABLE, str(self.journey.next_sequence))     # this node's, should the call come back
+        call.set_many({"hotline_queue": result.queue, "hotline_menu_choice": result.choice,
+                       # this node's visit number, should the call come back
+                       VISITS_VARIABLE: str(self.journey.next_sequence)})
         call.execute_async("park")
         response = self.routing.Enqueue(routing_pb2.EnqueueRequest(
             call_uuid=call.uuid, queue=result.queue, ani=call.ani or "", dnis=call.dnis or "",

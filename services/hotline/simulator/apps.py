@@ -106,6 +106,18 @@ def app_set(ch: Channel, data: str) -> None:
         ch.set_var(name.strip(), value or None)
 
 
+@app("multiset")
+def app_multiset(ch: Channel, data: str) -> None:
+    """mod_dptools multiset: `[^^<delim>]var=value var2=value2`, each part as
+    `set` does it (the default delimiter is a space)."""
+    delim, arg = " ", data
+    if arg.startswith("^^") and len(arg) > 2:
+        delim, arg = arg[2], arg[3:]
+    for part in arg.split(delim):
+        if part:
+            app_set(ch, part)
+
+
 @app("export")
 def app_export(ch: Channel, data: str) -> None:
     name, _, value = data.partition("=")

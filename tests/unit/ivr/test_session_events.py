@@ -232,3 +232,44 @@ def test_the_service_asks_for_the_sessions_events() -> None:
     service = IvrService(settings_mod.load({}), bus=InProcessBus())
     assert service.server.events == session_mod.EVENTS
     assert session_mod.EVENTS <= MYEVENTS
+
+
+def test_the_queue_variables_are_set_with_one_multiset(ivr) -> None:
+    """hotline_queue, hotline_menu_choice and the visit counter reach the channel
+    (routing and the CDR read them) with one `multiset` instead of a `set` each."""
+    i = ivr(MENU)
+    caller = i.place(CallerScript(digits="2", digit_delay_s=0.02))
+    assert wait_until(lambda: i.routing.requests)
+    variables = caller.channel.variables
+    assert (variables.get("hotline_queue"), variables.get("hotline_menu_choice")) == ("support", "2")
+    assert variables.get(session_mod.VISITS_VARIABLE) == "3"      # greeting, menu, queue were visits 0-2
+    executed = [e for e in i.seen if e == "CHANNEL_EXECUTE_COMPLETE"]
+    caller.hangup()
+    assert i.ended.wait(10)
+    # answer, greeting, flow variable, menu, multiset, park: no per-variable `set` completes
+    assert len(executed) <= 6, executed
+
+
+class _Sent:
+    """OutboundCall.set_many's command, captured without a socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
+    def execute_async(self, app: str, arg: str | None = None) -> str:
+        self.sent.append((app, arg))
+        return "app-uuid"
+
+
+def test_set_many_picks_a_delimiter_no_value_contains() -> None:
+    sink = _Sent()
+    OutboundCall.set_many(sink, {"a": "x;y", "b": "2"})  # type: ignore[arg-type]
+    assert sink.sent == [("multiset", "^^|a=x;y|b=2")]
+
+
+@pytest.mark.parametrize("variables, field", [({"bad name": "1"}, "name"), ({"a": ";|~^`"}, "variables")])
+def test_set_many_refuses_what_multiset_cannot_carry(variables: dict[str, str], field: str) -> None:
+    sink = _Sent()
+    with pytest.raises(InvalidArgument) as err:
+        OutboundCall.set_many(sink, variables)  # type: ignore[arg-type]
+    assert err.value.field == field and sink.sent == []
