@@ -153,6 +153,7 @@ def wait_for_signal() -> None:
 
 
 def _serve(services: Sequence[Any]) -> int:
+    runtime.tune_gc_for_service()
     started = []
     try:
         for service in services:

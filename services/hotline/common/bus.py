@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import abc
 import collections
-import dataclasses
 import logging
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import gevent
 import gevent.event
@@ -28,8 +27,9 @@ from hotline.proto.events.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class RawRecord:
+# Named tuples, not frozen dataclasses: one is built per record consumed,
+# and a named tuple costs half as much to build (ingestion's hot path).
+class RawRecord(NamedTuple):
     topic: str          # short name ("call-events")
     partition: int
     offset: int
@@ -38,8 +38,7 @@ class RawRecord:
     timestamp_ms: int
 
 
-@dataclasses.dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     topic: str
     partition: int
     offset: int

@@ -40,7 +40,13 @@ def identifier(name: str) -> str:
     return f"`{name}`"
 
 
+# A string with nothing to escape (the usual call id, queue, agent id).
+_PLAIN = re.compile(r"[^\\'\x00-\x1f\x7f\ud800-\udfff]*\Z")
+
+
 def _escape_str(text: str) -> str:
+    if _PLAIN.match(text):
+        return text
     out = []
     for ch in text:
         code = ord(ch)
