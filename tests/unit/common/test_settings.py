@@ -61,3 +61,6 @@ def test_esl_nodes_list_several_switches_and_bad_entries_are_named() -> None:
             settings.load({"HOTLINE_ESL_NODES": bad})
     with pytest.raises(ConfigError, match="HOTLINE_ESL_MAX_EVENT_BACKLOG"):
         settings.load({"HOTLINE_ESL_MAX_EVENT_BACKLOG": "0"})
+    with pytest.raises(ConfigError, match="HOTLINE_KAFKA_LINGER_MS"):
+        settings.load({"HOTLINE_KAFKA_LINGER_MS": "-1"})
+    assert settings.load({"HOTLINE_KAFKA_LINGER_MS": "10"}).kafka.linger_ms == 10
