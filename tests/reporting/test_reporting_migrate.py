@@ -6,8 +6,9 @@ from hotline.reporting.store import open_store
 
 TABLES = {"call_events", "cdrs", "agent_states", "queue_events", "recordings", "dead_letters",
           "cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m", "rollup_versions"}
-# The tables each migration adds, so rolling back the latest one can be checked.
-ADDED_BY_LATEST = {"cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m", "rollup_versions"}
+# The tables 0003 adds, so rolling it back can be checked (0004 adds none: it repartitions).
+ADDED_BY_0003 = {"cdr_legs", "ivr_visits", "call_stats_15m", "agent_time_15m", "ivr_stats_15m", "rollup_versions"}
+DAILY = ("agent_states", "queue_events", "call_stats_15m", "agent_time_15m")
 
 
 def run(settings, *argv, capsys):
@@ -32,6 +33,15 @@ def columns(ch_settings, table):
             f"SELECT name FROM system.columns WHERE database = '{ch_settings.database}' AND table = '{table}'")}
     finally:
         s.close()
+
+
+def partition_key(ch_settings, table):
+    s = open_store(ch_settings)
+    try:
+        (create,), = s.query(f"SHOW CREATE TABLE {ch_settings.database}.{table}")
+    finally:
+        s.close()
+    return create.split("PARTITION BY ", 1)[1].split("ORDER BY", 1)[0].strip()
 
 
 def test_migrate_round_trip(ch_settings, capsys):
@@ -63,9 +73,17 @@ def test_migrate_round_trip(ch_settings, capsys):
         finally:
             s.close()
 
+        assert {t: partition_key(ch_settings, t) for t in DAILY} == {t: "day" for t in DAILY}
+        assert partition_key(ch_settings, "cdrs") == "toYYYYMM(day)"
+
         code, out, _ = run(settings, "down", capsys=capsys)               # the latest one only
         assert code == 0 and f"rolled back {labels[-1]}" in out
-        assert tables(ch_settings) == (TABLES - ADDED_BY_LATEST) | {"schema_migrations"}
+        assert tables(ch_settings) == TABLES | {"schema_migrations"}
+        assert {t: partition_key(ch_settings, t) for t in DAILY} == {t: "toYYYYMM(day)" for t in DAILY}
+
+        code, out, _ = run(settings, "down", capsys=capsys)               # 0003
+        assert code == 0 and "rolled back 0003_reporting_rollups" in out
+        assert tables(ch_settings) == (TABLES - ADDED_BY_0003) | {"schema_migrations"}
         assert "ring_us" not in columns(ch_settings, "cdrs")
         assert "destination" in columns(ch_settings, "queue_events")     # 0002 stays
 
@@ -113,3 +131,27 @@ def test_a_newer_schema_is_tolerated_and_listed(store):
 def test_a_bad_command_line_exits_2(capsys):
     assert migrations.main(Settings(), ["down", "many"]) == 2
     assert "N must be a whole number" in capsys.readouterr().err
+
+
+def test_daily_partitions_keep_every_row_both_ways(store):
+    """0004 copies agent_states, queue_events and the two roll-ups into daily
+    partitions and back; no row is lost or doubled, the day column stays."""
+    migrations.up(store, migrations.MIGRATIONS[:3])
+    day_us = 86_400 * 1_000_000
+    store.insert("agent_states", ("event_id", "agent_id", "state", "timestamp_us", "ingested_us"),
+                 [(f"e{i}", f"a{i % 3}", "READY", 1_700_000_000_000_000 + i * day_us // 2, 1) for i in range(10)])
+    store.insert("call_stats_15m", ("dimension", "member", "bucket_us", "offered", "version"),
+                 [("queue", "q1", 1_700_000_100_000_000 + i * day_us, i, 7) for i in range(5)])
+
+    def contents():
+        return (store.query("SELECT event_id, agent_id, timestamp_us, day FROM agent_states ORDER BY event_id"),
+                store.query("SELECT bucket_us, offered, version, day FROM call_stats_15m ORDER BY bucket_us"))
+
+    before = contents()
+    assert len(before[0]) == 10 and len(before[1]) == 5
+    migrations.up(store)
+    assert contents() == before
+    assert len(store.query("SELECT DISTINCT partition FROM system.parts WHERE active AND table = 'agent_states' "
+                           f"AND database = {sql.literal(store.database)}")) == 6     # 10 half-days
+    migrations.down(store)
+    assert contents() == before

@@ -18,7 +18,9 @@ Table conventions (docs/metrics.md explains why):
   queries never rely on merges and dedupe with GROUP BY event_id / argMax.
 - µs timestamps in Int64 columns; ``day`` (a Date derived in the server
   from the table's main µs column, UTC) partitions by month, so old data is
-  retired with ``ALTER TABLE t DROP PARTITION 202401``.
+  retired with ``ALTER TABLE t DROP PARTITION 202401``; the tables the
+  real-time view reads (agent_states, queue_events, call_stats_15m,
+  agent_time_15m) by day since 0004: ``DROP PARTITION '2024-01-31'``.
 - Proto enums are stored by name (String), so new enum values need no migration.
 """
 from __future__ import annotations
@@ -221,10 +223,43 @@ _0003_DOWN = (
     "ALTER TABLE cdrs DROP COLUMN ring_us, DROP COLUMN skills, DROP COLUMN ivr_flow",
 )
 
+
+# 0004: the tables the real-time view and "today" read are partitioned by day
+# instead of month. With monthly partitions, once the server has merged a
+# month's parts into a few big ones, "the last 24 hours of every agent" read
+# the whole month (the sort keys start with the agent or queue): the real-time
+# view went from 0.4 s to 2-3 s on 10 M calls. A table is copied into its
+# daily-partitioned twin, the two are swapped, the old one dropped; each step
+# can be run again after a failure.
+_DAILY = (
+    # table, version column, sort key
+    ("agent_states", "ingested_us", "agent_id, timestamp_us, event_id"),
+    ("queue_events", "ingested_us", "queue, timestamp_us, event_id"),
+    ("call_stats_15m", "version", "dimension, member, bucket_us"),
+    ("agent_time_15m", "version", "agent_id, bucket_us"),
+)
+
+
+def _repartition(table: str, version: str, order_by: str, partition_by: str) -> tuple[str, ...]:
+    return (
+        f"DROP TABLE IF EXISTS {table}_repartitioned",
+        f"DROP TABLE IF EXISTS {table}_previous",
+        f"CREATE TABLE {table}_repartitioned AS {table} "
+        f"ENGINE = ReplacingMergeTree({version}) PARTITION BY {partition_by} ORDER BY ({order_by})",
+        f"INSERT INTO {table}_repartitioned SELECT * FROM {table}",
+        f"RENAME TABLE {table} TO {table}_previous, {table}_repartitioned TO {table}",
+        f"DROP TABLE {table}_previous",
+    )
+
+
+_0004_UP = tuple(sql_ for t in _DAILY for sql_ in _repartition(*t, partition_by="day"))
+_0004_DOWN = tuple(sql_ for t in _DAILY for sql_ in _repartition(*t, partition_by="toYYYYMM(day)"))
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _0001_UP, _0001_DOWN),
     Migration(2, "acd_overflow_callbacks", _0002_UP, _0002_DOWN),
     Migration(3, "reporting_rollups", _0003_UP, _0003_DOWN),
+    Migration(4, "daily_partitions", _0004_UP, _0004_DOWN),
 )
 
 
