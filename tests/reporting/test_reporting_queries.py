@@ -54,6 +54,10 @@ def test_the_newest_version_of_each_bucket_wins(store):
         call_row(quoted, T0, 40, offered=50),              # a recompute in flight: no marker yet
         # 09:15: one recompute, 1 offered, answered after 25 s.
         call_row(quoted, T0 + B, 5, offered=1, answered=1, wait_s=25, answer_slots=hist(s5=1)),
+        # the center's own rows (what a recompute writes beside the queues'): the oldest version is superseded
+        call_row("all", T0, 10, offered=13, answered=9, dimension="center"),
+        call_row("all", T0, 30, offered=3, answered=2, abandoned=1, dimension="center"),
+        call_row("all", T0 + B, 5, offered=1, answered=1, dimension="center"),
     ])
     mark(store, "call_stats_15m", (T0, 10), (T0, 30), (T0, 20), (T0 + B, 5))
     mark(store, "agent_time_15m", (T0, 99))               # another table's marker changes nothing here
@@ -67,11 +71,13 @@ def test_the_newest_version_of_each_bucket_wins(store):
     assert row.service_level == 2 / 3                     # offered' = 4 - 1 short
     assert queries.interval_report(store, from_us=T0, to_us=T0 + 2 * B, member=quoted).total.counts.offered == 4
     assert queries.interval_report(store, from_us=T0, to_us=T0 + 2 * B, member="x'; DROP TABLE cdrs; --").rows == []
-    assert store.query("SELECT count() FROM call_stats_15m") == [(6,)]
+    assert store.query("SELECT count() FROM call_stats_15m") == [(9,)]
 
-    # group_by none: every queue together, one row per interval.
+    # group_by none: the center's rows, one row per interval; with a queue named, that queue's.
     (center,) = queries.interval_report(store, from_us=T0, to_us=T0 + 2 * B, group_by="none").rows
     assert (center.member, center.counts.offered, center.counts.answered) == ("", 4, 3)
+    (one,) = queries.interval_report(store, from_us=T0, to_us=T0 + 2 * B, group_by="none", member=quoted).rows
+    assert (one.member, one.counts.offered, one.counts.answered) == ("", 4, 3)
 
 
 def test_agent_time_and_ivr_readers_take_the_newest_version(store):

@@ -112,7 +112,11 @@ def _days(from_us: int, to_us: int) -> str:
 
 def _dimension(q: IntervalQuery) -> tuple[str, str]:
     """The roll-up dimension read and the SQL of a row's member."""
-    return ("queue", "''") if q.group_by == "none" else (q.group_by, "member")
+    if q.group_by == "none":
+        # The center's own roll-up rows (one per bucket), not every queue's added
+        # up; with a queue named, that queue's rows.
+        return ("queue" if q.member else "center", "''")
+    return (q.group_by, "member")
 
 
 def _interval_where(q: IntervalQuery, *conditions: str) -> str:

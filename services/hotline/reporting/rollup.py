@@ -130,10 +130,17 @@ def _member(dimension: str, member: str, weight: int, offers: str, missed: str, 
             f"toUInt64({offers}), toUInt64({missed}), toInt64({wrap}))")
 
 
+CENTER_MEMBER = "all"
+CENTER_MEMBER_SQL = f"if(c_queue = '', '', {sql.literal(CENTER_MEMBER)})"
+
+
 def _call_members() -> str:
     whole_call = ("e_offers", "e_missed", "e_wrap")
     return ("arrayFilter(t -> tupleElement(t, 2) != '', arrayConcat(["
             f"{_member('queue', 'c_queue', 1, *whole_call)}, "
+            # The whole center: the calls that had a queue (what the queue rows add up to),
+            # kept once per bucket so a center report reads 96 rows a day, not one per queue.
+            f"{_member('center', CENTER_MEMBER_SQL, 1, *whole_call)}, "
             f"{_member('dnis', 'c_dnis', 1, *whole_call)}, "
             f"{_member('agent', 'c_agent', 1, '0', '0', '0')}], "
             f"arrayMap(s -> {_member('skill', 's', 1, *whole_call)}, c_skills), "
