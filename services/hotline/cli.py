@@ -15,6 +15,7 @@
     hotline bench routing     print the ACD's in-process decision figures
     hotline bench ewt         print the expected-wait estimator's error against simulated outcomes
     hotline bench e2e         print calls/s and queue-to-bridge end to end (simulator, routing, IVR, Kafka)
+    hotline bench ivr         print the IVR service's CPU per call, alone (the simulator beside it)
     hotline bench reporting   print ingest rate, real-time freshness and report latency on a generated history
 
 Settings come from HOTLINE_* environment variables (and an optional TOML
@@ -48,6 +49,7 @@ ROLES: dict[str, str] = {
     "bench": "run a benchmark and print its figures (routing: the ACD's decisions in process; "
              "ewt: expected-wait accuracy against simulated outcomes; "
              "e2e: calls/s end to end through Kafka, ESL and the simulator, separate processes; "
+             "ivr: the IVR service's CPU per call, alone; "
              "reporting: ingest rate, real-time freshness and report latency on a generated history)",
 }
 
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--port", type=int, default=8021)
             p.add_argument("--ivr", default="127.0.0.1:9090", help="where the socket application connects")
         if role == "bench":
-            p.add_argument("target", choices=("routing", "ewt", "e2e", "reporting"), help="what to measure")
+            p.add_argument("target", choices=("routing", "ewt", "e2e", "ivr", "reporting"), help="what to measure")
             p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of that benchmark (--help)")
         if role == "freeswitch-check":
             p.add_argument("--conf", default="freeswitch/conf",
@@ -223,6 +225,9 @@ def run_role(role: str, args: argparse.Namespace, settings: Any) -> int:
         if args.target == "reporting":
             from hotline.reporting import bench as reporting_bench
             return reporting_bench.main(args.bench_args, settings=settings)
+        if args.target == "ivr":
+            from hotline.ivr import bench as ivr_bench
+            return ivr_bench.main(args.bench_args)
         if args.target == "e2e":
             from hotline.routing import bench_e2e
             return bench_e2e.main(args.bench_args, kafka=settings.kafka.bootstrap_servers)

@@ -1,4 +1,4 @@
-"""`python -m hotline.ivr.bench`: the IVR service's CPU per call, alone.
+"""`hotline bench ivr` (`python -m hotline.ivr.bench`): the IVR service's CPU per call, alone.
 
 `hotline bench e2e` measures the IVR among routing, Kafka and the simulator,
 and divides by the calls bridged in its window, so the IVR's row moves with
@@ -27,8 +27,8 @@ CPU-time cProfile. Visits go to the ``ivrbench.`` topics unless
 HOTLINE_KAFKA_TOPIC_PREFIX says otherwise (HOTLINE_KAFKA_BOOTSTRAP_SERVERS:
 the broker).
 
-    python -m hotline.ivr.bench --calls 300 --rate 25 --patience 5
-    python -m hotline.ivr.bench --calls 300 --rate 25 --patience 5 --all-events --gather 0
+    hotline bench ivr --calls 300 --rate 25 --patience 5
+    hotline bench ivr --calls 300 --rate 25 --patience 5 --all-events --gather 0
 """
 from __future__ import annotations
 
@@ -36,36 +36,15 @@ import argparse
 import collections
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from typing import Any, Sequence
 
+from hotline.common.benchproc import cpu_seconds, free_port, python_argv
+
 SERVICE_NUMBER = "5000"
 QUEUE = "bench"
-_PROFILED = (
-    "import cProfile, runpy, sys, time\n"
-    "out, module = sys.argv[1], sys.argv[2]\n"
-    "sys.argv = [module, *sys.argv[3:]]\n"
-    "profiler = cProfile.Profile(time.process_time)\n"
-    "try:\n"
-    "    profiler.runcall(runpy.run_module, module, run_name='__main__', alter_sys=True)\n"
-    "finally:\n"
-    "    profiler.dump_stats(out)\n"
-)
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the measured process ---------------------------------------------------------
@@ -180,10 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "HOTLINE_KAFKA_TOPIC_PREFIX": os.environ.get("HOTLINE_KAFKA_TOPIC_PREFIX", "ivrbench.")})
     ivr_args = ["ivr", "--bus", args.bus] + (["--all-events"] if args.all_events else [])
     ivr_args += ["--gather", str(args.gather)] if args.gather is not None else []
-    if args.profile:
-        command = [sys.executable, "-c", _PROFILED, args.profile, "hotline.ivr.bench", *ivr_args]
-    else:
-        command = [sys.executable, "-m", "hotline.ivr.bench", *ivr_args]
+    command = python_argv("hotline.ivr.bench", ivr_args, args.profile or "")
     ivr = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert ivr.stdin is not None and ivr.stdout is not None
     try:

@@ -49,7 +49,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,8 @@ import time
 import urllib.request
 import uuid
 from typing import Any, Iterable, Sequence, TextIO
+
+from hotline.common.benchproc import cpu_seconds, free_port, python_argv
 
 SERVICE_NUMBER = "5000"
 QUEUE = "bench"
@@ -164,12 +165,6 @@ class Figures:
 
 
 # -- small helpers -----------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def quantiles(values: Iterable[float]) -> dict[str, float]:
     """Nearest-rank p50/p95/p99 and the max; {} for no values."""
     xs = sorted(values)
@@ -180,17 +175,6 @@ def quantiles(values: Iterable[float]) -> dict[str, float]:
         return xs[min(len(xs) - 1, max(0, math.ceil(p * len(xs)) - 1))]
 
     return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": xs[-1], "n": float(len(xs))}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0.0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return 0.0
-    fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -359,32 +343,9 @@ class _Processes:
         return codes
 
 
-# Runs a module as __main__ under cProfile timed by CPU (process_time), not wall
-# time: under gevent a wall-clock profile charges every idle wait to the hub.
-_PROFILED = (
-    "import cProfile, runpy, sys, time\n"
-    "out, module = sys.argv[1], sys.argv[2]\n"
-    "sys.argv = [module, *sys.argv[3:]]\n"
-    "profiler = cProfile.Profile(time.process_time)\n"
-    "try:\n"
-    "    profiler.runcall(runpy.run_module, module, run_name='__main__', alter_sys=True)\n"
-    "except SystemExit:\n"
-    "    pass\n"
-    "finally:\n"
-    "    profiler.dump_stats(out)\n"
-)
-
-
-def _python_argv(module: str, args: Sequence[str], profile_to: str = "") -> list[str]:
-    """`python -m module args` in a fresh interpreter (under a CPU-time cProfile when profile_to is set)."""
-    if profile_to:
-        return [sys.executable, "-c", _PROFILED, profile_to, module, *args]
-    return [sys.executable, "-m", module, *args]
-
-
 def _service_argv(role: str, profile_dir: str) -> list[str]:
     """`hotline <role>` in a fresh interpreter."""
-    return _python_argv("hotline.cli", [role], os.path.join(profile_dir, f"{role}.prof") if profile_dir else "")
+    return python_argv("hotline.cli", [role], os.path.join(profile_dir, f"{role}.prof") if profile_dir else "")
 
 
 def _wait_serving(address: str, procs: _Processes, timeout_s: float = 60.0) -> None:
@@ -556,7 +517,7 @@ def run(options: Options, *, log: TextIO | None = None) -> Figures:
     procs = _Processes(workdir)
     try:
         driver_profile = os.path.join(options.profile_dir, "driver.prof") if options.profile_dir else ""
-        driver = procs.start("driver", _python_argv("hotline.routing.bench_e2e", [
+        driver = procs.start("driver", python_argv("hotline.routing.bench_e2e", [
             "driver", "--ivr", f"127.0.0.1:{ivr_port}",
             "--agents", str(agents), "--rate", str(options.rate), "--warmup", str(options.warmup_s),
             "--duration", str(options.duration_s), "--talk", str(options.talk_s), "--ring", str(options.ring_s),
