@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator
 
 import gevent
 
-from hotline.common import topics
+from hotline.common import runtime, topics
 from hotline.common.kafka import KafkaBus
 from hotline.common.settings import Settings
 from hotline.proto.events.v1 import events_pb2 as ev
@@ -170,6 +170,8 @@ def run_ingest(bus: Any, store: ReportStore, calls: int, *, batch_size: int, say
         bus.publish(topic, key, message)
     bus.flush(120)
     handler = _pipeline(store)
+    # The consumer runs from here on with the reporting service's collector thresholds (cli._serve).
+    runtime.tune_gc_for_service()
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     consumer = bus.consume("bench-reporting", INGESTED_TOPICS, handler, batch_size=batch_size,
                            batch_timeout_s=0.5)
