@@ -92,28 +92,26 @@ def agent_row(fig: formulas.AgentFigures | queries.AgentLine, make: Callable[...
         not_ready_by_reason_s={reason: v / us for reason, v in c.not_ready_by_reason_us}, occupancy=fig.occupancy)
 
 
-def interval_reply(page: queries.IntervalPage, query: queries.IntervalQuery) -> reporting_pb2.IntervalReport:
-    reply = reporting_pb2.IntervalReport(total_size=page.total_size)
+def _page_reply(reply: Any, page: queries.IntervalPage | queries.AgentPage,
+                query: queries.IntervalQuery | queries.AgentQuery, row: Callable[..., Any]) -> Any:
+    """Fill a report reply with one page: its rows built in place, the total
+    (on the last page of the report) and the token of the next page."""
     add = reply.rows.add
     for fig in page.rows:
-        interval_row(fig, add)
+        row(fig, add)
     if page.total is not None:
-        reply.total.CopyFrom(interval_row(page.total))
+        reply.total.CopyFrom(row(page.total))
     if page.next_after is not None:
         reply.next_page_token = pages.encode_token(query, page.next_after)
     return reply
+
+
+def interval_reply(page: queries.IntervalPage, query: queries.IntervalQuery) -> reporting_pb2.IntervalReport:
+    return _page_reply(reporting_pb2.IntervalReport(total_size=page.total_size), page, query, interval_row)
 
 
 def agent_reply(page: queries.AgentPage, query: queries.AgentQuery) -> reporting_pb2.AgentReport:
-    reply = reporting_pb2.AgentReport()
-    add = reply.rows.add
-    for fig in page.rows:
-        agent_row(fig, add)
-    if page.total is not None:
-        reply.total.CopyFrom(agent_row(page.total))
-    if page.next_after is not None:
-        reply.next_page_token = pages.encode_token(query, page.next_after)
-    return reply
+    return _page_reply(reporting_pb2.AgentReport(), page, query, agent_row)
 
 
 def ivr_reply(report: queries.IvrReport) -> reporting_pb2.IvrReport:
