@@ -90,10 +90,20 @@ def validate_rules(requirements: Sequence[Requirement], relaxation: Sequence[Rel
 def relaxed(requirements: Sequence[Requirement], relaxation: Sequence[Relaxation],
             waited_s: float) -> tuple[Requirement, ...]:
     """The requirements in force after waiting `waited_s` seconds."""
+    return relaxed_by(requirements, relaxation_drop(relaxation, waited_s))
+
+
+def relaxation_drop(relaxation: Sequence[Relaxation], waited_s: float) -> int:
+    """How many levels the minimums have dropped after waiting `waited_s` seconds."""
     drop = 0
     for step in relaxation:
         if waited_s >= step.after_s:
             drop = step.drop
+    return drop
+
+
+def relaxed_by(requirements: Sequence[Requirement], drop: int) -> tuple[Requirement, ...]:
+    """The requirements with every minimum lowered by `drop` levels (never below 1)."""
     if not drop:
         return tuple(requirements)
     return tuple(Requirement(r.skill, max(1, r.min_level - drop)) for r in requirements)
@@ -159,6 +169,10 @@ class _Index:
     users: int = 0                 # queues using it
     pushes: int = 0                # entries pushed since the last compaction
     live: int = 0                  # valid entries found at the last compaction
+    by_level: list[list[tuple]] = dataclasses.field(init=False)   # heaps[1..10] as a list (the same lists)
+
+    def __post_init__(self) -> None:
+        self.by_level = [self.heaps[level] for level in LEVELS]
 
 
 class AgentSelector:
@@ -262,39 +276,64 @@ class AgentSelector:
         index = self._queues.get(queue)
         if index is None:
             return None
-        excluded = set(exclude)
-        primary = next((r.min_level for r in requirements if r.skill == index.skill), 1)
-        others = [r for r in requirements if r.skill != index.skill]
-        heaps, ready = index.heaps, self._ready
-        tops: list[tuple[tuple, int]] = []       # the best valid entry of each level, merged
-        for level in range(max(primary, 1), 11):
-            heap = heaps[level]
-            while heap and ready.get(heap[0][1]) != heap[0][2]:
-                heapq.heappop(heap)              # stale: the agent left READY since it was pushed
-            if heap:
-                tops.append((heap[0], level))
+        skill = index.skill
+        primary, others = 1, []
+        for r in requirements:
+            if r.skill == skill:
+                primary = r.min_level
+            else:
+                others.append(r)
+        ready, heappop = self._ready, heapq.heappop
+        # The best valid entry of each level at or above the minimum (stale
+        # entries, of agents who left READY since they were pushed, are dropped).
+        tops: list[tuple[tuple, list[tuple]]] = []
+        for heap in index.by_level[max(primary, 1) - 1:]:
+            while heap:
+                top = heap[0]
+                if ready.get(top[1]) == top[2]:
+                    tops.append((top, heap))
+                    break
+                heappop(heap)
+        if not tops:
+            return None
+        # Valid entries name distinct agents, so comparing (entry, heap) pairs
+        # never reaches the heaps.
+        best = min(tops)[0][1]
+        excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+        if best not in excluded and self._meets(best, others):
+            return best                          # the usual case: the best entry of all levels
+        return self._choose_merged(tops, others, excluded)
+
+    def _meets(self, agent_id: str, others: list[Requirement]) -> bool:
+        if not others:
+            return True
+        skills = self.agents[agent_id].skills
+        return all(skills.get(r.skill, 0) >= r.min_level for r in others)
+
+    def _choose_merged(self, tops: list[tuple[tuple, list[tuple]]], others: list[Requirement],
+                       excluded: set[str] | frozenset[str]) -> str | None:
+        """The k-way merge of the levels' heaps, skipping agents excluded or
+        short of the other skills (put back afterwards)."""
+        ready = self._ready
         heapq.heapify(tops)
-        held: list[tuple[int, tuple]] = []       # valid entries skipped for this call, to put back
+        held: list[tuple[list[tuple], tuple]] = []   # valid entries skipped for this call, to put back
         try:
             while tops:
-                entry, level = tops[0]
+                entry, heap = tops[0]
                 agent_id = entry[1]
-                if agent_id not in excluded:
-                    skills = self.agents[agent_id].skills
-                    if all(skills.get(r.skill, 0) >= r.min_level for r in others):
-                        return agent_id
-                heap = heaps[level]
-                held.append((level, heapq.heappop(heap)))
+                if agent_id not in excluded and self._meets(agent_id, others):
+                    return agent_id
+                held.append((heap, heapq.heappop(heap)))
                 while heap and ready.get(heap[0][1]) != heap[0][2]:
                     heapq.heappop(heap)
                 if heap:
-                    heapq.heapreplace(tops, (heap[0], level))
+                    heapq.heapreplace(tops, (heap[0], heap))
                 else:
                     heapq.heappop(tops)
             return None
         finally:
-            for level, entry in held:
-                heapq.heappush(heaps[level], entry)
+            for heap, entry in held:
+                heapq.heappush(heap, entry)
 
     def eligible(self, queue: str, requirements: Sequence[Requirement], exclude: Iterable[str] = ()) -> list[str]:
         """Every ready agent who could take the call, best first (for ring-all
