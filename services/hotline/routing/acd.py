@@ -37,6 +37,7 @@ import hashlib
 import itertools
 import logging
 import math
+import operator
 import re
 import uuid
 from typing import Any, Callable, Iterable, Sequence
@@ -46,7 +47,8 @@ from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.routing.calendar import Calendar
 from hotline.routing.ewt import EwtEstimator
 from hotline.routing.rules import NumberList, RoutingRule, RuleSet, normalize_number, parse_destination
-from hotline.routing.selection import AgentSelector, Relaxation, Requirement, check_strategy, relaxed, validate_rules
+from hotline.routing.selection import (AgentSelector, Relaxation, Requirement, check_strategy, relaxation_drop, relaxed,
+                                       relaxed_by, validate_rules)
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +70,24 @@ CALLBACK_DIAL_MAX_S = 120 + 15
 DEFAULT_ANNOUNCEMENT = "You are caller number {position}. Your expected wait is about {minutes} minutes."
 # Agent legs get names derived from the call, the offer and the agent, so a
 # restarted routing service can find (and hang up) legs it rang before.
+# The outbox's field order for each event (Acd._transition, Acd._queue_event).
+_AGENT_EVENT_FIELDS = ("agent_id", "state", "previous_state", "reason", "timestamp_us", "previous_state_since_us",
+                       "call_uuid", "queue", "call_enqueue_us", "queues")
+_QUEUE_EVENT_FIELDS = ("call_uuid", "queue", "type", "timestamp_us", "agent_id", "ani", "dnis", "position",
+                       "wait_us", "node_id", "reason", "caller_name", "destination", "priority",
+                       "callback_number", "ewt_s", "attempt")
 LEG_NAMESPACE = uuid.UUID("6f1f6a52-3b6c-4d0e-9a51-6c1f0e6b2a10")
+
+
+_LEG_NAMESPACE_BYTES = LEG_NAMESPACE.bytes
+_VARIANT = {f"{n:x}": f"{n & 3 | 8:x}" for n in range(16)}     # RFC 4122 variant bits on a hex digit
 
 
 def _name_uuid(name: str) -> str:
     """uuid.uuid5(LEG_NAMESPACE, name) as a string, without building UUID objects
     (it is on the routing decision's path)."""
-    h = hashlib.sha1(LEG_NAMESPACE.bytes + name.encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16], 16) & 3 | 8):x}{h[17:20]}-{h[20:32]}"
+    h = hashlib.sha1(_LEG_NAMESPACE_BYTES + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def agent_leg_uuid(call_uuid: str, offer: int, agent_id: str) -> str:
@@ -259,6 +271,10 @@ class QueuedCall:
         return self.call_uuid
 
 
+_WAITING = CallState.WAITING
+_ORDER = operator.attrgetter("order")
+
+
 @dataclasses.dataclass(frozen=True)
 class Assignment:
     call: QueuedCall
@@ -318,9 +334,9 @@ class Acd:
         # Calls that left the ACD (overflowed, rejected, or the caller left a
         # number) while the caller's channel lives on: for the caller's CDR.
         self.departed: dict[str, QueuedCall] = {}
-        # ("agent"|"queue", message class, fields): the messages are built when
-        # drained, off the decision's path.
-        self.outbox: list[tuple[str, type, dict[str, object]]] = []
+        # ("agent"|"queue", message class, field names, field values): the
+        # messages are built when drained, off the decision's path.
+        self.outbox: list[tuple[str, type, tuple[str, ...], tuple[object, ...]]] = []
         self.actions: list[Action] = []
         self._seq = itertools.count(1)
         self._tiers: dict[str, dict[str, int]] = {}     # queue -> agent id -> tier (agents with a tier > 1)
@@ -329,6 +345,10 @@ class Acd:
         self._members: dict[str, set[str]] = {}          # queue -> agents who serve it
         self._agent_queue_names: dict[str, tuple[str, ...]] = {}   # agent -> sorted queues it serves (cache)
         self._agent_queues: dict[str, set[str]] = {}     # agent id -> queues it serves
+        # queue -> (its requirements, skill, relaxation, {levels dropped: relaxed rules}): built
+        # once per step, rebuilt when the queue's rules are replaced
+        self._relaxed: dict[str, tuple[tuple[Requirement, ...], str, tuple[Relaxation, ...],
+                                       dict[int, tuple[Requirement, ...]]]] = {}
 
     # -- configuration -------------------------------------------------
     def upsert_queue(self, queue: QueueConfig) -> QueueConfig:
@@ -340,6 +360,7 @@ class Acd:
             if kind == "queue" and target not in self.queues:
                 raise InvalidArgument(field, f"no queue named {target!r}")
         self.queues[queue.name] = queue
+        self._relaxed.pop(queue.name, None)
         self.selector.set_queue(queue.name, queue.skill, queue.strategy, (r.skill for r in queue.rules()))
         self.ewt.add_queue(queue.name)
         self._restaff_queue(queue)
@@ -358,6 +379,7 @@ class Acd:
             if rule.queue == name or rule.overflow == f"queue:{name}":
                 raise Conflict(f"routing rule {rule.name!r} sends calls to {name!r}", queue=name)
         del self.queues[name]
+        self._relaxed.pop(name, None)
         self.selector.remove_queue(name)
         self.ewt.remove_queue(name)
         self._tiers.pop(name, None)
@@ -525,12 +547,11 @@ class Acd:
             self.selector.set_ready(agent.agent_id)
         else:
             self.selector.set_busy(agent.agent_id)
-        self.outbox.append(("agent", ev.AgentStateEvent, dict(
-            agent_id=agent.agent_id, state=state, previous_state=previous,
-            reason=reason, timestamp_us=now, previous_state_since_us=previous_since,
-            call_uuid=call_uuid or leaving_call, queue=queue or leaving_queue,
-            call_enqueue_us=agent.call_enqueue_us if call_uuid else leaving_enqueue_us,
-            queues=self._queue_names(agent.agent_id))))
+        self.outbox.append(("agent", ev.AgentStateEvent, _AGENT_EVENT_FIELDS, (
+            agent.agent_id, state, previous, reason, now, previous_since,
+            call_uuid or leaving_call, queue or leaving_queue,
+            agent.call_enqueue_us if call_uuid else leaving_enqueue_us,
+            self._queue_names(agent.agent_id))))
 
     def _queue_names(self, agent_id: str) -> tuple[str, ...]:
         """The queues the agent serves, sorted (cached until its membership changes)."""
@@ -720,45 +741,50 @@ class Acd:
     def _queue_event(self, call: QueuedCall, type_: int, *, agent_id: str = "", position: int = 0,
                      reason: str = "", destination: str = "", ewt_s: int = 0, attempt: int = 0) -> None:
         now = self.clock_us()
-        self.outbox.append(("queue", ev.QueueEvent, dict(
-            call_uuid=call.call_uuid, queue=call.queue, type=type_, timestamp_us=now,
-            agent_id=agent_id, ani=call.ani, dnis=call.dnis, position=position,
-            wait_us=now - call.enqueued_us, node_id=call.node_id, reason=reason, caller_name=call.caller_name,
-            destination=destination, priority=call.priority, callback_number=call.callback_number,
-            ewt_s=ewt_s, attempt=attempt)))
+        self.outbox.append(("queue", ev.QueueEvent, _QUEUE_EVENT_FIELDS, (
+            call.call_uuid, call.queue, type_, now, agent_id, call.ani, call.dnis, position,
+            now - call.enqueued_us, call.node_id, reason, call.caller_name, destination, call.priority,
+            call.callback_number, ewt_s, attempt)))
 
     # -- offering ----------------------------------------------------------
     def next_assignments(self, can_offer: Callable[[QueuedCall], bool] | None = None) -> list[Assignment]:
         """Pair waiting calls with free agents; reserves both. Calls for which
         can_offer(call) is False (their switch is unreachable) wait."""
         assignments: list[Assignment] = []
-        if not self.selector.ready_count():
+        selector = self.selector
+        if not selector.ready_count():
             return assignments
         now = self.clock_us()
-        for call in self.waiting():
-            if call.state is not CallState.WAITING or (can_offer is not None and not can_offer(call)):
+        waiting = [c for c in self.calls.values() if c.state is _WAITING]
+        if len(waiting) > 1:
+            waiting.sort(key=_ORDER)
+        stats = selector.agents
+        for call in waiting:
+            if call.state is not _WAITING or (can_offer is not None and not can_offer(call)):
                 continue
             if call.is_callback and (not call.caller_gone or now < call.not_before_us):
                 continue
             queue = self.queues.get(call.queue)
             if queue is None:
                 continue
-            agents = self.choose_agents(queue, call)
+            agents = self.choose_agents(queue, call, now)
             if not agents:
-                if not self.selector.ready_count():
+                if not selector.ready_count():
                     break
                 continue
             call.offers += 1
-            legs = tuple((agent, agent_leg_uuid(call.call_uuid, call.offers, agent.agent_id)) for agent in agents)
+            call_uuid, offers, queue_name = call.call_uuid, call.offers, queue.name
+            legs = tuple([(agent, agent_leg_uuid(call_uuid, offers, agent.agent_id)) for agent in agents])
             call.state, call.offered_us = CallState.OFFERING, now
             call.first_offered_us = call.first_offered_us or now
             call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
             call.ringing = {agent.agent_id: leg for agent, leg in legs}
             for agent, _ in legs:
-                call.tried.add(agent.agent_id)
-                self.selector.stats(agent.agent_id).last_offer_us[queue.name] = now
-                self._transition(agent, ev.RESERVED, call_uuid=call.call_uuid, queue=queue.name)
-                self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent.agent_id, attempt=call.offers)
+                agent_id = agent.agent_id
+                call.tried.add(agent_id)
+                stats[agent_id].last_offer_us[queue_name] = now
+                self._transition(agent, ev.RESERVED, call_uuid=call_uuid, queue=queue_name)
+                self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent_id, attempt=offers)
             assignments.append(Assignment(call, legs))
         return assignments
 
@@ -773,14 +799,27 @@ class Acd:
             out.append((tier, {a for a, t in members.items() if t != tier}))
         return out
 
-    def choose_agents(self, queue: QueueConfig, call: QueuedCall) -> list[Agent]:
+    def _rules_after(self, queue: QueueConfig, waited_s: float) -> tuple[Requirement, ...]:
+        """relaxed(queue.rules(), queue.relaxation, waited_s), built once per queue and step."""
+        cached = self._relaxed.get(queue.name)
+        if cached is None or cached[0] is not queue.requirements or cached[1] != queue.skill \
+                or cached[2] is not queue.relaxation:
+            cached = self._relaxed[queue.name] = (queue.requirements, queue.skill, queue.relaxation, {})
+        by_drop = cached[3]
+        drop = relaxation_drop(queue.relaxation, waited_s)
+        found = by_drop.get(drop)
+        if found is None:
+            found = by_drop[drop] = relaxed_by(queue.rules(), drop)
+        return found
+
+    def choose_agents(self, queue: QueueConfig, call: QueuedCall, now: int | None = None) -> list[Agent]:
         """The agent(s) to ring: the one the queue's strategy picks (all of
         them for ring-all) among the READY agents who meet the call's
         (relaxed) requirements, in a tier it has reached, and were not yet
         tried for it. When every eligible agent has been tried, the round
         starts again."""
-        waited_s = (self.clock_us() - call.enqueued_us) / US
-        rules = relaxed(queue.rules(), queue.relaxation, waited_s)
+        waited_s = ((self.clock_us() if now is None else now) - call.enqueued_us) / US
+        rules = self._rules_after(queue, waited_s)
         tiers = self._tier_exclusions(queue, waited_s)
         for new_round in (False, True):
             if new_round and not call.tried:
@@ -1086,7 +1125,7 @@ class Acd:
     def drain(self) -> list[tuple[str, Any]]:
         """The events decided since the last drain, in order, as ("agent"|"queue", message)."""
         out, self.outbox = self.outbox, []
-        return [(kind, cls(event_id=self.new_uuid(), **fields)) for kind, cls, fields in out]
+        return [(kind, cls(event_id=self.new_uuid(), **dict(zip(names, values)))) for kind, cls, names, values in out]
 
     def take_actions(self) -> list[Action]:
         out, self.actions = self.actions, []

@@ -202,6 +202,41 @@ def test_queue_strategy_and_requirements_with_relaxation_drive_the_choice(clock)
     assert a.agent.agent_id == "junior"
 
 
+def test_each_relaxation_step_and_a_replaced_rule_apply_to_calls_already_waiting(clock):
+    from hotline.routing.selection import Relaxation, Requirement
+
+    acd = Acd(clock)
+    acd.upsert_queue(QueueConfig("vip", "support", requirements=(Requirement("support", 9),),
+                                 relaxation=(Relaxation(20, 3), Relaxation(40, 6))))
+    ready(acd, clock, "five", {"support": 5})
+    ready(acd, clock, "two", {"support": 2})
+    acd.enqueue("c1", "vip")
+    assert acd.next_assignments() == []           # 9: nobody
+    clock.advance(21)
+    assert acd.next_assignments() == []           # 6: nobody
+    clock.advance(20)
+    [a] = acd.next_assignments()                   # 3: "five" ("two" is below it)
+    assert a.agent.agent_id == "five"
+    acd.enqueue("c2", "vip")
+    assert acd.next_assignments() == []           # a new call starts at 9 again
+    # The queue's rules replaced while c2 waits: the new minimum applies at once.
+    acd.upsert_queue(QueueConfig("vip", "support", requirements=(Requirement("support", 2),)))
+    [b] = acd.next_assignments()
+    assert b.agent.agent_id == "two"
+
+
+def test_agent_legs_are_named_like_uuid5_of_the_call_the_offer_and_the_agent():
+    import uuid
+
+    from hotline.routing.acd import LEG_NAMESPACE, agent_leg_uuid, customer_leg_uuid
+
+    for i in range(300):
+        call_uuid = str(uuid.UUID(int=i * 2654435761 % 2**128))
+        assert agent_leg_uuid(call_uuid, i % 4, f"agent{i}") == \
+            str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/{i % 4}/agent{i}"))
+        assert customer_leg_uuid(call_uuid, i % 3) == str(uuid.uuid5(LEG_NAMESPACE, f"{call_uuid}/callback/{i % 3}"))
+
+
 def test_least_calls_counts_answered_calls(clock):
     acd = Acd(clock)
     acd.upsert_queue(QueueConfig("q", "support", strategy="least-calls"))
