@@ -23,11 +23,19 @@ from hotline.routing.switch import SwitchSide
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = routing_pb2.DESCRIPTOR.services_by_name["Routing"].full_name
-ESL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-              "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PARK", "CHANNEL_UNPARK",
-              "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
-              "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_ORIGINATE", "DTMF",
-              "RECORD_START", "RECORD_STOP", "BACKGROUND_JOB")
+# What routing subscribes to on each node's event connection, so also the
+# call events it publishes (docs/events.md, "Which events routing publishes"):
+# what routing acts on (DTMF, CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY; every
+# caller event feeds the snapshot for a lost caller's CDR) and what the
+# call-events topic's readers use (recording: CHANNEL_BRIDGE, RECORD_STOP,
+# CHANNEL_DESTROY; reporting's cdr_legs: CHANNEL_HANGUP_COMPLETE), with the
+# rest of a channel's life (created, answered, unbridged, held, recording
+# started). Not the events every application fires (CHANNEL_EXECUTE /
+# _COMPLETE: half of a call's events), nor PROGRESS, PARK/UNPARK, HANGUP and
+# ORIGINATE, which nothing reads: each one costs a parse and a Kafka record.
+ESL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD",
+              "CHANNEL_UNHOLD", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "DTMF", "RECORD_START",
+              "RECORD_STOP", "BACKGROUND_JOB")
 
 
 def parse_agent_specs(text: str) -> list[tuple[str, str, dict[str, int]]]:

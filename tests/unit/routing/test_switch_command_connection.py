@@ -112,3 +112,41 @@ def test_an_offer_connects_with_replies_on_the_command_connection(routing) -> No
     assert wait_until(lambda: call.uuid not in core.acd.calls and core.acd.agents["a1"].state != ev.ON_CALL)
     cdrs = [ev.Cdr.FromString(r.value) for r in bus.messages(topics.CDRS)]
     assert [c.disposition for c in cdrs if c.call_uuid == call.uuid] == [ev.DISPOSITION_ANSWERED]
+
+
+def test_routing_subscribes_to_what_the_call_events_readers_use() -> None:
+    """docs/events.md, "Which events routing publishes": recording starts on
+    a caller's CALL_BRIDGED and saves on CALL_RECORD_STOPPED, forgets a call
+    at CALL_DESTROYED; reporting's cdr_legs are CALL_HANGUP_COMPLETE; routing
+    acts on DTMF, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY, and learns a
+    channel's node from CHANNEL_CREATE. No CHANNEL_EXECUTE(_COMPLETE): a pair
+    for every application, read by nobody."""
+    from hotline.freeswitch.normalize import EVENT_TYPES
+
+    needed = {"CHANNEL_BRIDGE", "RECORD_STOP", "CHANNEL_DESTROY", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+              "CHANNEL_CREATE"}
+    assert needed <= set(ESL_EVENTS)
+    assert not {"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"} & set(ESL_EVENTS)
+    assert set(ESL_EVENTS) - {"BACKGROUND_JOB"} <= set(EVENT_TYPES)      # each one becomes a CallEvent
+
+
+def test_a_connected_call_publishes_its_lifecycle_call_events(routing) -> None:  # type: ignore[no-untyped-def]
+    sw, pool, core, bus, _ = routing
+    call = sw.place_call(ani="+15550003", dnis="5000", script=CallerScript(talk_s=0.3))
+    assert wait_until(lambda: any(c.uuid == call.uuid for c in sw.channels()))
+    core.acd.enqueue(call.uuid, "support", ani="+15550003", node_id="fs1")
+    core.publish_outbox()
+    core.wakeup.set()
+    assert call.wait_bridged(10) and call.wait_hangup(10)
+
+    def published() -> list[ev.CallEvent]:
+        return [e for e in (ev.CallEvent.FromString(r.value) for r in bus.messages(topics.CALL_EVENTS))
+                if e.call_uuid == call.uuid]
+
+    assert wait_until(lambda: sum(e.type == ev.CALL_DESTROYED for e in published()) == 2)
+    caller = [e.type for e in published() if e.leg == ev.LEG_CALLER]
+    agent = [e.type for e in published() if e.leg == ev.LEG_AGENT]
+    assert caller == [ev.CALL_CREATED, ev.CALL_ANSWERED, ev.CALL_BRIDGED, ev.CALL_UNBRIDGED,
+                      ev.CALL_HANGUP_COMPLETE, ev.CALL_DESTROYED], caller
+    assert agent == [ev.CALL_CREATED, ev.CALL_ANSWERED, ev.CALL_HANGUP_COMPLETE, ev.CALL_DESTROYED], agent
+    assert {e.agent_id for e in published() if e.leg == ev.LEG_AGENT} == {"a1"}
