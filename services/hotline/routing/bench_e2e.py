@@ -89,6 +89,7 @@ class Options:
     profile_dir: str = ""               # run routing and the IVR under cProfile, .prof files here
     keep_topics: bool = False
     workdir: str = ""                   # process logs; "": a temporary directory
+    service_env: tuple[tuple[str, str], ...] = ()   # more HOTLINE_* settings for routing and the IVR
 
     def agent_count(self) -> int:
         if self.agents:
@@ -106,6 +107,9 @@ class Options:
             raise ValueError("--talk must be above 0, --ring at least 0, --media-scale in (0, 1]")
         if not 1 <= self.agent_count() <= 20000:
             raise ValueError("--agents must be between 1 and 20000")
+        for name, _ in self.service_env:
+            if not re.fullmatch(r"HOTLINE_[A-Z0-9_]+", name):
+                raise ValueError(f"--service-env {name!r}: expected HOTLINE_<NAME>=<value>")
 
 
 @dataclasses.dataclass
@@ -545,6 +549,7 @@ def run(options: Options, *, log: TextIO | None = None) -> Figures:
             "HOTLINE_IVR_SOCKET_HOST": "127.0.0.1", "HOTLINE_IVR_SOCKET_PORT": str(ivr_port),
             "HOTLINE_IVR_MENU": f"1={QUEUE}", "HOTLINE_IVR_DEFAULT_QUEUE": QUEUE,
             "HOTLINE_ROUTING_QUEUES": "", "HOTLINE_LOG_LEVEL": options.log_level,
+            **dict(options.service_env),
         }
         procs.start("routing", _service_argv("routing", options.profile_dir),
                     {**service_env, "HOTLINE_METRICS_PORT": str(metrics_port)})
@@ -553,7 +558,8 @@ def run(options: Options, *, log: TextIO | None = None) -> Figures:
         _wait_serving(f"127.0.0.1:{ivr_grpc_port}", procs)
         _staff(f"127.0.0.1:{routing_port}", agents)
         print(f"e2e: {options.rate:g} calls/s, {agents} agents, warm-up {options.warmup_s:g} s, "
-              f"window {options.duration_s:g} s (logs in {workdir}, topics {prefix}*)", file=log, flush=True)
+              f"window {options.duration_s:g} s (logs in {workdir}, topics {prefix}*)"
+              + "".join(f", {name}={value}" for name, value in options.service_env), file=log, flush=True)
 
         pids = {name: p.pid for name, p in procs.procs.items()}
         pids["harness"] = os.getpid()
@@ -693,6 +699,9 @@ def build_parser(kafka: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--profile", default="", metavar="DIR",
                         help="run routing, the IVR and the driver under cProfile timed by CPU (much slower: use a "
                              "low rate); DIR/rate<N>/{routing,ivr,driver}.prof")
+    parser.add_argument("--service-env", action="append", default=[], metavar="HOTLINE_X=VALUE",
+                        help="a setting for routing and the IVR (repeatable), to compare a setting's effect, e.g. "
+                             "HOTLINE_KAFKA_LINGER_MS=10 (the harness's own settings are given otherwise)")
     parser.add_argument("--keep-topics", action="store_true", help="do not delete the run's Kafka topics")
     parser.add_argument("--workdir", default="", help="where the processes' logs go (default: a temporary directory)")
     return parser
@@ -711,12 +720,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, *, kafka:
     except ValueError:
         print(f"hotline bench e2e: --rate {args.rate!r} is not a number or a comma list of numbers", file=sys.stderr)
         return 2
+    service_env = tuple(tuple(item.split("=", 1)) for item in args.service_env)
+    if any(len(pair) != 2 for pair in service_env):
+        print("hotline bench e2e: --service-env takes HOTLINE_<NAME>=<value>", file=sys.stderr)
+        return 2
     results = []
     for i, rate in enumerate(rates):
         options = Options(rate=rate, duration_s=args.duration, warmup_s=args.warmup, agents=args.agents,
                           talk_s=args.talk, ring_s=args.ring, arrivals=args.arrivals, seed=args.seed,
                           media_scale=args.media_scale, kafka=args.kafka, log_level=args.log_level,
-                          drain_s=args.drain, keep_topics=args.keep_topics,
+                          drain_s=args.drain, keep_topics=args.keep_topics, service_env=service_env,  # type: ignore[arg-type]
                           profile_dir=os.path.join(args.profile, f"rate{rate:g}") if args.profile else "",
                           workdir=os.path.join(args.workdir, f"rate{rate:g}") if args.workdir else "")
         try:
