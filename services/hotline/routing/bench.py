@@ -24,6 +24,7 @@ import gc
 import random
 import time
 
+from hotline.common import runtime
 from hotline.proto.events.v1 import events_pb2 as ev
 from hotline.routing.acd import Acd, QueueConfig
 from hotline.routing.selection import Relaxation, Requirement
@@ -85,6 +86,18 @@ def _clock_overhead_ns(samples: int = 2001) -> int:
 def run(decisions: int = 50_000, agents: int = 5000, queues: int = 200, skills: int = 20,
         seed: int = 1) -> dict[str, float]:
     acd, clock, queue_names = build(agents, queues, skills, seed)
+    # The collector's thresholds of a service process, as the CLI's _serve
+    # sets them for the routing service (put back afterwards: run() is also
+    # called in tests).
+    thresholds = gc.get_threshold()
+    runtime.tune_gc_for_service()
+    try:
+        return _decide(acd, clock, queue_names, decisions, seed)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _decide(acd: Acd, clock: _Clock, queue_names: list[str], decisions: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed + 1)
     latencies: list[float] = []
     cpu_ns: list[int] = []

@@ -18,3 +18,17 @@ def test_bench_subcommand_runs_both_benchmarks(capsys):
     assert cli.main(["bench", "routing", "--decisions", "100", "--agents", "100", "--queues", "5",
                      "--skills", "4"]) == 0
     assert "decisions/s" in capsys.readouterr().out
+
+
+def test_the_bench_runs_with_the_service_collector_thresholds_and_puts_them_back(monkeypatch):
+    import gc
+
+    from hotline.common import runtime
+
+    seen = []
+    real_decide = bench._decide
+    monkeypatch.setattr(bench, "_decide", lambda *a: seen.append(gc.get_threshold()) or real_decide(*a))
+    before = gc.get_threshold()
+    bench.run(decisions=50, agents=50, queues=5, skills=4)
+    assert seen == [runtime.SERVICE_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
