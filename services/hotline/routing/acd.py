@@ -774,11 +774,17 @@ class Acd:
                 continue
             call.offers += 1
             call_uuid, offers, queue_name = call.call_uuid, call.offers, queue.name
-            legs = tuple([(agent, agent_leg_uuid(call_uuid, offers, agent.agent_id)) for agent in agents])
+            if len(agents) == 1:
+                agent = agents[0]
+                leg = agent_leg_uuid(call_uuid, offers, agent.agent_id)
+                legs: tuple[tuple[Agent, str], ...] = ((agent, leg),)
+                call.ringing = {agent.agent_id: leg}
+            else:
+                legs = tuple([(agent, agent_leg_uuid(call_uuid, offers, agent.agent_id)) for agent in agents])
+                call.ringing = {agent.agent_id: leg for agent, leg in legs}
             call.state, call.offered_us = CallState.OFFERING, now
             call.first_offered_us = call.first_offered_us or now
             call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
-            call.ringing = {agent.agent_id: leg for agent, leg in legs}
             for agent, _ in legs:
                 agent_id = agent.agent_id
                 call.tried.add(agent_id)
@@ -821,6 +827,15 @@ class Acd:
         waited_s = ((self.clock_us() if now is None else now) - call.enqueued_us) / US
         rules = self._rules_after(queue, waited_s)
         tiers = self._tier_exclusions(queue, waited_s)
+        if tiers is _NO_TIERS and queue.strategy != "ring-all":
+            # The usual case, the loop below without tiers: one agent, the
+            # untried first, then a new round.
+            one = self.selector.choose(queue.name, rules, call.tried)
+            if one is None and call.tried:
+                one = self.selector.choose(queue.name, rules)
+                if one is not None:
+                    call.tried.clear()
+            return [] if one is None else [self.agents[one]]
         for new_round in (False, True):
             if new_round and not call.tried:
                 break

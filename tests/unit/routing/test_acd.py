@@ -85,6 +85,19 @@ def test_agent_who_does_not_answer_is_skipped_for_that_call(acd, clock):
     assert acd.calls["c1"].offers == 2
 
 
+def test_once_every_eligible_agent_was_tried_the_round_starts_again(acd, clock):
+    ready(acd, clock, "a1")
+    ready(acd, clock, "a2")
+    acd.enqueue("c1", "support")
+    rung = []
+    for _ in range(3):
+        (offer,) = acd.next_assignments()
+        rung.append(offer.agent.agent_id)
+        acd.offer_failed("c1", offer.agent.agent_id, "NO_ANSWER")
+    assert rung == ["a1", "a2", "a1"]
+    assert acd.calls["c1"].tried == {"a1"} and acd.calls["c1"].offers == 3
+
+
 def test_repeated_no_answer_sets_the_agent_not_ready(acd, clock):
     ready(acd, clock, "a1")
     for i in range(3):
