@@ -44,6 +44,22 @@ def test_insert_and_query_types(store):
     store.insert("t", ("s", "i", "u", "n", "f"), [])          # nothing to do, no error
 
 
+def test_rows_inserted_column_by_column_read_back_as_rows(store):
+    store.execute("CREATE TABLE t (s String, i Int64, u UInt64, n Int32, a Array(String)) "
+                  "ENGINE = MergeTree ORDER BY i")
+    columns = ("s", "i", "u", "n", "a")
+    rows = [(text, -i, 2**64 - 1 - i, i, [text, "x"][:i % 3]) for i, text in enumerate(NASTY)]
+    store.insert_columns("t", columns, [list(values) for values in zip(*rows)])
+    assert store.query("SELECT s, i, u, n, a FROM t ORDER BY n") == [r[:4] + (list(r[4]),) for r in rows]
+    store.insert_columns("t", columns, [])                   # nothing to do, no error
+    store.insert_columns("t", columns, [[]] * len(columns))
+    with pytest.raises(ValueError):                           # a column short: refused before sending
+        store.insert_columns("t", columns, [["a"], [1], [2], [3], []])
+    with pytest.raises(ValueError):                           # a column missing
+        store.insert_columns("t", columns, [["a"], [1], [2], [3]])
+    assert store.query("SELECT count() FROM t") == [(len(rows),)]
+
+
 def test_a_refused_statement_is_a_query_failed(store):
     with pytest.raises(QueryFailed):
         store.query("SELECT * FROM no_such_table")

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 CONSUMER_GROUP = "reporting"
 
 Row = tuple[Any, ...]
+Columns = list[list[Any]]                 # one list per column, all of one length
 AfterInsert = Callable[[list[Record]], None]
 
 
@@ -53,13 +54,19 @@ class Pipeline:
 
     ``to_rows`` builds the rows of many messages at once (the ingest path);
     it must give what ``to_row`` gives, message by message, each row
-    followed by ``ingested_us``. Without it, ``to_row`` is called per message."""
+    followed by ``ingested_us``. Without it, ``to_row`` is called per message.
+
+    ``to_columns`` builds the same values column by column (the ingest
+    path: what ClickHouse's native protocol sends, so the driver transposes
+    nothing); it must give what ``to_rows`` gives, transposed, without the
+    ``ingested_us`` column. Without it, the rows are transposed."""
     topic: str
     table: str
     columns: tuple[str, ...]                       # without ingested_us (added to every row)
     to_row: Callable[[Message], Row]
     accepts: Callable[[Message], bool] = _every_message
     to_rows: Callable[[Sequence[Message], int], list[Row]] | None = None
+    to_columns: Callable[[Sequence[Message]], Columns] | None = None
 
     def rows(self, messages: Sequence[Message], ingested_us: int) -> list[Row]:
         """The rows of the accepted ``messages``, in order, each ending with ``ingested_us``."""
@@ -71,6 +78,21 @@ class Pipeline:
             return self.to_rows(messages, ingested_us)
         tail = (ingested_us,)
         return [self.to_row(m) + tail for m in messages]
+
+    def column_values(self, messages: Sequence[Message], ingested_us: int) -> Columns:
+        """The accepted ``messages`` as columns: one list per column of
+        ``columns``, then ``ingested_us``'s; ``rows()`` transposed ([] when
+        no message is accepted)."""
+        if self.accepts is not _every_message:
+            messages = list(filter(self.accepts, messages))
+        if not messages:
+            return []
+        if self.to_columns is not None:
+            values = self.to_columns(messages)
+        else:
+            values = [list(column) for column in zip(*map(self.to_row, messages))]
+        values.append([ingested_us] * len(messages))
+        return values
 
 
 class _EnumNames(dict):  # type: ignore[type-arg]
@@ -116,8 +138,14 @@ def _proto_pipeline(topic: str, table: str, fields: Sequence[str],
                     itertools.repeat(ingested_us, len(messages)))
         return list(map(tuple.__add__, map(read, messages), tails))
 
+    getters = [operator.attrgetter(name) for name in as_read]
+
+    def to_columns(messages: Sequence[Message]) -> Columns:
+        return ([list(map(get, messages)) for get in getters]
+                + [list(map(convert, map(get, messages))) for get, convert in conversions])
+
     columns = tuple(as_read) + tuple(name for name, _ in converted)
-    return Pipeline(topic, table, columns, to_row, accepts, to_rows)
+    return Pipeline(topic, table, columns, to_row, accepts, to_rows, to_columns)
 
 
 DEAD_LETTER_COLUMNS = ("event_id", "source_topic", "source_partition", "source_offset", "key_hex",
@@ -190,19 +218,25 @@ PIPELINES_BY_TOPIC: dict[str, tuple[Pipeline, ...]] = _by_topic(PIPELINES)
 INGESTED_TOPICS: tuple[str, ...] = tuple(PIPELINES_BY_TOPIC)
 
 
+_TOPIC = operator.attrgetter("topic")
+_VALUE = operator.attrgetter("value")
+
+
 def messages_by_topic(batch: Sequence[Record]) -> dict[str, list[Message]]:
     """The batch's messages per topic reporting stores, each topic's in batch
-    order; a record of a topic reporting does not store is logged and skipped."""
+    order; a record of a topic reporting does not store is logged and skipped.
+    (A batch holds each partition's records in a run: read run by run.)"""
     out: dict[str, list[Message]] = {}
-    for record in batch:
-        messages = out.get(record.topic)
+    for topic, records in itertools.groupby(batch, _TOPIC):
+        messages = out.get(topic)
         if messages is None:
-            if record.topic not in PIPELINES_BY_TOPIC:
-                log.warning("reporting does not store topic %s; skipped %s[%s]@%s",
-                            record.topic, record.topic, record.partition, record.offset)
+            if topic not in PIPELINES_BY_TOPIC:
+                for record in records:
+                    log.warning("reporting does not store topic %s; skipped %s[%s]@%s",
+                                record.topic, record.topic, record.partition, record.offset)
                 continue
-            messages = out[record.topic] = []
-        messages.append(record.value)
+            messages = out[topic] = []
+        messages.extend(map(_VALUE, records))
     return out
 
 
@@ -222,6 +256,24 @@ def rows_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[
     of a topic sees the batch's records in order; a topic reporting does not
     store is logged and skipped."""
     return _rows_per_table(messages_by_topic(batch), ingested_us)
+
+
+def _columns_per_table(messages: dict[str, list[Message]], ingested_us: int
+                       ) -> dict[str, tuple[Pipeline, Columns]]:
+    out: dict[str, tuple[Pipeline, Columns]] = {}
+    for topic, topic_messages in messages.items():
+        for p in PIPELINES_BY_TOPIC[topic]:
+            values = p.column_values(topic_messages, ingested_us)
+            if values:
+                out[p.table] = (p, values)
+    return out
+
+
+def columns_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[Pipeline, Columns]]:
+    """What :func:`rows_by_table` gives, column by column (what the Ingester
+    inserts): per table, one list per column of the pipeline's ``columns``
+    and then ``ingested_us``'s."""
+    return _columns_per_table(messages_by_topic(batch), ingested_us)
 
 
 def _label_topic(topic: str) -> str:
@@ -246,17 +298,17 @@ class Ingester:
     def __call__(self, batch: list[Record]) -> None:
         ingested_us = int(self.clock() * 1_000_000)
         messages = messages_by_topic(batch)
-        for pipeline, rows in _rows_per_table(messages, ingested_us).values():
-            self._insert(pipeline, rows)
+        for pipeline, values in _columns_per_table(messages, ingested_us).values():
+            self._insert(pipeline, values)
         if self.after_insert is not None:
             self.after_insert(batch)
         self._count(messages)
         log.debug("ingested %d records", len(batch))
 
-    def _insert(self, pipeline: Pipeline, rows: list[Row]) -> None:
+    def _insert(self, pipeline: Pipeline, values: Columns) -> None:
         started = time.perf_counter()
         try:
-            self.store.insert(pipeline.table, pipeline.columns + ("ingested_us",), rows)
+            self.store.insert_columns(pipeline.table, pipeline.columns + ("ingested_us",), values)
         except Exception:
             metrics.INSERT_ERRORS.labels(pipeline.table).inc()
             raise

@@ -53,6 +53,14 @@ class ReportStore(abc.ABC):
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows (tuples in ``columns`` order) into a table of this database."""
 
+    def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
+        """Insert rows given column by column: ``values`` holds one list per
+        name of ``columns``, all of one length (the ingest path: the server
+        store sends them as they are, without building or transposing rows)."""
+        _check_columns(columns, values)
+        if values and values[0]:
+            self.insert(table, columns, list(zip(*values)))
+
     @abc.abstractmethod
     def query(self, statement: str) -> list[Row]:
         """Run a SELECT; integers come back as int, floats as float, strings as str."""
@@ -79,6 +87,12 @@ def open_store(ch: ClickHouseSettings) -> ReportStore:
     if ch.backend == "embedded":
         return EmbeddedStore(ch)
     raise ConfigError(f"HOTLINE_CLICKHOUSE_BACKEND={ch.backend!r}: expected 'server' or 'embedded'")
+
+
+def _check_columns(columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    if values and (len(values) != len(columns) or len({len(v) for v in values}) != 1):
+        raise ValueError(f"insert_columns: {len(columns)} column name(s), {len(values)} column(s) of "
+                         f"{sorted({len(v) for v in values})} value(s): expected one list per name, all of one length")
 
 
 def _check_database(name: str) -> str:
@@ -189,6 +203,15 @@ class ServerStore(ReportStore):
         cols = ", ".join(sql.identifier(c) for c in columns)
         self._run(f"an insert into {table}", f"INSERT INTO {sql.identifier(table)} ({cols}) VALUES",
                   [tuple(r) for r in rows])
+
+    def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[list[Any]]) -> None:
+        _check_columns(columns, values)
+        if not values or not values[0]:
+            return
+        cols = ", ".join(sql.identifier(c) for c in columns)
+        # columnar=True: the driver packs each list as it is (nothing transposed).
+        self._run(f"an insert into {table}", f"INSERT INTO {sql.identifier(table)} ({cols}) VALUES",
+                  list(values), columnar=True)
 
     def query(self, statement: str) -> list[Row]:
         return [tuple(r) for r in self._run("a query", statement)]

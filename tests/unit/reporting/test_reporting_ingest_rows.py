@@ -100,3 +100,47 @@ def test_a_dead_letter_keeps_its_bytes_as_hex_and_is_identified_by_its_source():
                      "source_offset": 17, "key_hex": "6bff", "payload_hex": "0067617262616765",
                      "error": "cannot decode", "consumer_group": "reporting", "timestamp_us": 5}
     assert bytes.fromhex(named["payload_hex"]) == b"\x00garbage"
+
+
+def _every_kind_of_record():
+    """The benchmark's realistic mix (every topic, answered and abandoned
+    calls), plus what it lacks: a dead letter, a recording, enum numbers this
+    build does not know, empty repeated fields."""
+    from hotline.reporting import bench
+    batch = [record(topic, message, i) for i, (topic, _, message) in enumerate(bench.event_mix(12, 10**15))]
+    batch += [record(topics.DEAD_LETTER, ev.DeadLetter(source_topic="cdrs", partition=1, offset=2, key=b"\x00k",
+                                                       payload=b"\xff", error="bad", consumer_group="g")),
+              record(topics.RECORDINGS, ev.RecordingSaved(event_id="r1", call_uuid="c", channels=2, sha256="ab")),
+              record(topics.AGENT_EVENTS, ev.AgentStateEvent(event_id="a9", state=42, previous_state=77)),
+              record(topics.CDRS, ev.Cdr(event_id="cdr:empty", disposition=99)),
+              record(topics.CALL_EVENTS, ev.CallEvent(event_id="x", type=ev.CALL_HANGUP_COMPLETE, leg=9))]
+    return batch
+
+
+def test_columns_are_the_rows_transposed_for_every_table():
+    batch = _every_kind_of_record()
+    rows = ingest.rows_by_table(batch, 77)
+    columns = ingest.columns_by_table(batch, 77)
+    assert list(columns) == list(rows)
+    assert set(columns) == set(ingest.TABLES)          # the mix feeds every table
+    for table, (pipeline, values) in columns.items():
+        assert pipeline is rows[table][0]
+        assert len(values) == len(pipeline.columns) + 1
+        assert [tuple(r) for r in zip(*values)] == rows[table][1], table
+        assert all(type(v) is list for v in values)
+        assert values[-1] == [77] * len(rows[table][1])
+
+
+def test_columns_of_a_pipeline_without_a_column_builder_are_its_rows_transposed():
+    letters = [ev.DeadLetter(source_topic="q", partition=i, offset=i * 2, consumer_group="g") for i in range(3)]
+    pipeline = ingest.TABLES["dead_letters"]
+    assert pipeline.to_columns is None
+    values = pipeline.column_values(letters, 5)
+    assert [tuple(r) for r in zip(*values)] == pipeline.rows(letters, 5)
+    assert values[0] == ["g:q:0:0", "g:q:1:2", "g:q:2:4"]
+
+
+def test_a_table_whose_filter_accepts_nothing_has_no_columns():
+    answered = ev.CallEvent(event_id="e1", type=ev.CALL_ANSWERED)
+    assert ingest.TABLES["cdr_legs"].column_values([answered], 1) == []
+    assert list(ingest.columns_by_table([record(topics.CALL_EVENTS, answered)], 1)) == ["call_events"]
