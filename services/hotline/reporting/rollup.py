@@ -51,9 +51,13 @@ All SQL runs unchanged on ClickHouse 18.16 and chdb's 26.x engine.
 from __future__ import annotations
 
 import datetime
+import itertools
 import logging
+import operator
 import time
 from typing import Callable, Iterable, Sequence
+
+from google.protobuf.message import Message
 
 from hotline.common import topics
 from hotline.common.bus import Record
@@ -65,6 +69,7 @@ from hotline.reporting.store import ReportStore
 log = logging.getLogger(__name__)
 
 IVR_EVENTS = topics.IVR_EVENTS
+_TOUCHING = frozenset({topics.CDRS, topics.QUEUE_EVENTS, topics.AGENT_EVENTS, IVR_EVENTS})
 CALL_SPAN_US = 8 * 3600 * US          # offers and wrap-ups count within 8 h of the call's enqueue
 MAX_STATE_US = 7 * 86_400 * US        # longest agent state interval split into buckets
 MAX_BUCKETS_PER_STATEMENT = 96 * 7    # a statement recomputes at most a week of buckets (rebuild chunks)
@@ -392,8 +397,23 @@ def clusters(buckets: Iterable[int], *, max_gap_us: int = DAY_US,
 
 # --- which buckets a batch touched ------------------------------------------------------
 
+_TOPIC = operator.attrgetter("topic")
+_VALUE = operator.attrgetter("value")
+_CDR_FIELDS = operator.attrgetter("queue", "enqueue_us")
+_OFFER_FIELDS = operator.attrgetter("type", "call_uuid", "timestamp_us")
+_OFFER_TYPES = (ev.QUEUE_OFFERED, ev.QUEUE_OFFER_FAILED)
+_AGENT_FIELDS = operator.attrgetter("previous_state", "previous_state_since_us", "timestamp_us", "call_uuid",
+                                    "call_enqueue_us")
+_COUNTED_STATES = frozenset(ev.AgentState.Value(name) for name in formulas.AGENT_STATES)
+_ENTERED = operator.attrgetter("entered_us")
+
+
 class Touched:
-    """The buckets (and calls whose bucket is to be looked up) a batch touched. Pure."""
+    """The buckets (and calls whose bucket is to be looked up) a batch touched. Pure.
+
+    Fed a topic's messages at a time (:meth:`add_messages`, the ingest path:
+    each message's few fields are read with one C-level ``attrgetter`` call
+    and the buckets computed inline) or a record at a time (:meth:`add`)."""
 
     def __init__(self) -> None:
         self.call_buckets: set[int] = set()
@@ -403,35 +423,67 @@ class Touched:
         self.lookup_from_us = 0
         self.lookup_to_us = 0
 
+    @classmethod
+    def of_batch(cls, batch: Sequence[Record]) -> "Touched":
+        """What a batch touched, before the CDR lookup."""
+        touched = cls()
+        # A batch holds each partition's records in a run (the source polls
+        # partition by partition): one add_messages per run.
+        for topic, records in itertools.groupby(batch, _TOPIC):
+            if topic in _TOUCHING:
+                touched.add_messages(topic, list(map(_VALUE, records)))
+        return touched
+
     def add(self, record: Record) -> None:
-        value = record.value
-        if record.topic == topics.CDRS:
-            if value.queue and value.enqueue_us > 0:
-                self.call_buckets.add(formulas.bucket_us(value.enqueue_us))
-        elif record.topic == topics.QUEUE_EVENTS:
-            if value.type in (ev.QUEUE_OFFERED, ev.QUEUE_OFFER_FAILED) and value.call_uuid:
-                self._lookup(value.call_uuid, value.timestamp_us)
-        elif record.topic == topics.AGENT_EVENTS:
-            self._agent_event(value)
-        elif record.topic == IVR_EVENTS:
-            if value.entered_us > 0:
-                self.ivr_buckets.add(formulas.bucket_us(value.entered_us))
+        self.add_messages(record.topic, (record.value,))
 
-    def _agent_event(self, value: ev.AgentStateEvent) -> None:
-        previous = ev.AgentState.Name(value.previous_state) if value.previous_state in ev.AgentState.values() \
-            else ""
-        since, until = value.previous_state_since_us, value.timestamp_us
-        if previous in formulas.AGENT_STATES and since > 0 and until > since:
-            self.agent_buckets.update(formulas.buckets_between(max(since, until - MAX_STATE_US), until))
-        if value.previous_state == ev.WRAP_UP and value.call_uuid:
-            self._lookup(value.call_uuid, value.timestamp_us)
-            if value.call_enqueue_us > 0:
-                self.call_buckets.add(formulas.bucket_us(value.call_enqueue_us))
+    def add_messages(self, topic: str, messages: Sequence[Message]) -> None:
+        """The buckets ``messages`` (all of ``topic``) touch; a topic no roll-up reads touches nothing."""
+        B = BUCKET_US
+        if topic == topics.CDRS:
+            # formulas.bucket_us(t) is t - t % B (Python's % is never negative for B > 0).
+            self.call_buckets.update(t - t % B for queue, t in map(_CDR_FIELDS, messages) if queue and t > 0)
+        elif topic == topics.QUEUE_EVENTS:
+            offers = [(call, t) for type_, call, t in map(_OFFER_FIELDS, messages)
+                      if call and type_ in _OFFER_TYPES]
+            if offers:
+                calls, times = zip(*offers)
+                self._lookup(calls, times)
+        elif topic == topics.AGENT_EVENTS:
+            self._agent_events(messages)
+        elif topic == IVR_EVENTS:
+            self.ivr_buckets.update(t - t % B for t in map(_ENTERED, messages) if t > 0)
 
-    def _lookup(self, call_uuid: str, at_us: int) -> None:
-        self.lookup_calls.add(call_uuid)
-        self.lookup_from_us = min(self.lookup_from_us or at_us, at_us)
-        self.lookup_to_us = max(self.lookup_to_us, at_us)
+    def _agent_events(self, events: Sequence[ev.AgentStateEvent]) -> None:
+        B = BUCKET_US
+        agent_buckets, call_buckets = self.agent_buckets, self.call_buckets
+        calls: list[str] = []
+        times: list[int] = []
+        for previous, since, until, call, enqueue_us in map(_AGENT_FIELDS, events):
+            # The interval [since, until) spent in ``previous`` (LOGGED_OUT and
+            # unknown states count for nothing), its last MAX_STATE_US at most:
+            # formulas.buckets_between, with the usual single bucket inline.
+            if previous in _COUNTED_STATES and since > 0 and until > since:
+                first = max(since, until - MAX_STATE_US)
+                first -= first % B
+                last = until - 1 - (until - 1) % B
+                if first == last:
+                    agent_buckets.add(first)
+                else:
+                    agent_buckets.update(range(first, last + B, B))
+            if previous == ev.WRAP_UP and call:
+                calls.append(call)
+                times.append(until)
+                if enqueue_us > 0:
+                    call_buckets.add(enqueue_us - enqueue_us % B)
+        if calls:
+            self._lookup(calls, times)
+
+    def _lookup(self, calls: Iterable[str], times: Sequence[int]) -> None:
+        self.lookup_calls.update(calls)
+        earliest = min(times)
+        self.lookup_from_us = min(self.lookup_from_us or earliest, earliest)
+        self.lookup_to_us = max(self.lookup_to_us, max(times))
 
     def lookup_sql(self) -> str:
         """The enqueue buckets of the stored CDRs of the calls whose events do not carry it."""
@@ -458,9 +510,7 @@ class Refresher:
         return self._last_version
 
     def touched(self, batch: Sequence[Record]) -> Touched:
-        touched = Touched()
-        for record in batch:
-            touched.add(record)
+        touched = Touched.of_batch(batch)
         if touched.lookup_calls:
             for (bucket,) in self.store.query(touched.lookup_sql()):
                 touched.call_buckets.add(int(bucket))

@@ -4,7 +4,7 @@ tests/reporting)."""
 from hotline.common import topics
 from hotline.common.bus import Record
 from hotline.proto.events.v1 import events_pb2 as ev
-from hotline.reporting import rollup
+from hotline.reporting import formulas, rollup
 from hotline.reporting.formulas import BUCKET_US
 
 S = 1_000_000
@@ -97,3 +97,64 @@ def test_versions_strictly_increase_even_with_a_stuck_clock():
     refresher = rollup.Refresher(store=None, clock=lambda: 1000.0)
     versions = [refresher.next_version() for _ in range(3)]
     assert versions == [1000 * S, 1000 * S + 1, 1000 * S + 2]
+
+
+def _touched_one_by_one(batch):
+    """The specification, a record at a time with the formulas' own helpers
+    (how the refresher read a batch before it read whole runs of a topic)."""
+    call, agent, ivr, lookups = set(), set(), set(), []
+    for r in batch:
+        v = r.value
+        if r.topic == topics.CDRS and v.queue and v.enqueue_us > 0:
+            call.add(formulas.bucket_us(v.enqueue_us))
+        elif r.topic == topics.QUEUE_EVENTS and v.type in (ev.QUEUE_OFFERED, ev.QUEUE_OFFER_FAILED) and v.call_uuid:
+            lookups.append((v.call_uuid, v.timestamp_us))
+        elif r.topic == topics.AGENT_EVENTS:
+            previous = ev.AgentState.Name(v.previous_state) if v.previous_state in ev.AgentState.values() else ""
+            since, until = v.previous_state_since_us, v.timestamp_us
+            if previous in formulas.AGENT_STATES and since > 0 and until > since:
+                agent.update(formulas.buckets_between(max(since, until - rollup.MAX_STATE_US), until))
+            if v.previous_state == ev.WRAP_UP and v.call_uuid:
+                lookups.append((v.call_uuid, v.timestamp_us))
+                if v.call_enqueue_us > 0:
+                    call.add(formulas.bucket_us(v.call_enqueue_us))
+        elif r.topic == topics.IVR_EVENTS and v.entered_us > 0:
+            ivr.add(formulas.bucket_us(v.entered_us))
+    times = [t for _, t in lookups]
+    return (call, agent, ivr, {c for c, _ in lookups}, min(times, default=0), max(times, default=0))
+
+
+def _edge_cases():
+    a = lambda **f: (topics.AGENT_EVENTS, ev.AgentStateEvent(agent_id="1", **f))  # noqa: E731
+    return [
+        a(previous_state=ev.ON_CALL, previous_state_since_us=T0 - 1, timestamp_us=T0 + 1),      # across an edge
+        a(previous_state=ev.READY, previous_state_since_us=T0, timestamp_us=T0 + B),            # exactly one bucket
+        a(previous_state=ev.READY, previous_state_since_us=T0, timestamp_us=T0 + B + 1),        # just into the next
+        a(previous_state=ev.READY, previous_state_since_us=T0, timestamp_us=T0),                # empty
+        a(previous_state=ev.READY, previous_state_since_us=T0 + 5, timestamp_us=T0),            # backwards
+        a(previous_state=ev.AGENT_STATE_UNSPECIFIED, previous_state_since_us=T0, timestamp_us=T0 + B),
+        a(previous_state=99, previous_state_since_us=T0, timestamp_us=T0 + B),                  # unknown state
+        a(previous_state=ev.NOT_READY, previous_state_since_us=1, timestamp_us=T0),             # over 7 days
+        a(previous_state=ev.WRAP_UP, previous_state_since_us=0, timestamp_us=T0 + 3, call_uuid="w1"),
+        a(previous_state=ev.WRAP_UP, previous_state_since_us=T0, timestamp_us=T0 + 9, call_uuid=""),
+        (topics.QUEUE_EVENTS, ev.QueueEvent(call_uuid="", type=ev.QUEUE_OFFERED, timestamp_us=T0)),
+        (topics.QUEUE_EVENTS, ev.QueueEvent(call_uuid="q1", type=ev.QUEUE_OFFER_FAILED, timestamp_us=T0 - 7)),
+        (topics.CDRS, ev.Cdr(queue="q", enqueue_us=1)),
+        (topics.CDRS, ev.Cdr(queue="q", enqueue_us=-5)),
+        (topics.IVR_EVENTS, ev.IvrNodeVisit(entered_us=B)),
+        (topics.IVR_EVENTS, ev.IvrNodeVisit(entered_us=0)),
+        (topics.DEAD_LETTER, ev.DeadLetter(source_topic="cdrs")),
+    ]
+
+
+def test_a_batch_read_topic_by_topic_touches_what_its_records_touch_one_by_one():
+    from hotline.reporting import bench
+    mix = bench.event_mix(40, T0) + [(t, "k", m) for t, m in _edge_cases()]
+    for order in (mix, sorted(mix, key=lambda e: e[0]), mix[::-1]):     # interleaved, in runs, reversed
+        batch = [Record(topic, 0, i, key, message, 0) for i, (topic, key, message) in enumerate(order)]
+        t = rollup.Touched.of_batch(batch)
+        got = (t.call_buckets, t.agent_buckets, t.ivr_buckets, t.lookup_calls, t.lookup_from_us, t.lookup_to_us)
+        assert got == _touched_one_by_one(batch)
+        one_by_one = touched(*[(r.topic, r.value) for r in batch])
+        assert (one_by_one.call_buckets, one_by_one.agent_buckets, one_by_one.lookup_calls) == got[:2] + got[3:4]
+    assert t.call_buckets and t.agent_buckets and t.ivr_buckets and t.lookup_calls
