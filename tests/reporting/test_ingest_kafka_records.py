@@ -85,6 +85,7 @@ def test_a_batch_reads_as_kafka_python_reads_it(shape):
     batch = v2_batch(SHAPES[shape], base_offset=1_000_000)
     assert reader_records(batch) == stock_records(batch)
     assert reader_records(batch)[0].offset == 1_000_000
+    assert {type(r) for r in reader_records(batch)} == {RawRecord}     # named fields, not bare tuples
 
 
 def test_log_append_time_gives_every_record_the_brokers_timestamp():
