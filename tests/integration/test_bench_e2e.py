@@ -29,6 +29,11 @@ def test_bench_e2e_runs_and_its_figures_add_up(kafka_bootstrap, topic_prefix, tm
     cpu = {p.name: p.seconds for p in figures.cpu}
     assert {"driver", "routing", "ivr", "harness"} <= set(cpu)
     assert cpu["routing"] > 0 and cpu["driver"] > 0
+    # Every call's events reached Kafka: at least its caller's and agent's hang-ups, its CDR, its queue events.
+    assert figures.calls_placed >= figures.offered
+    assert figures.records["call-events"] >= 2 * figures.calls_placed
+    assert figures.records["cdrs"] == figures.calls_placed
+    assert figures.records["queue-events"] >= 3 * figures.calls_placed
 
 
 def test_analyse_counts_from_events():

@@ -143,6 +143,8 @@ class Figures:
     cores: int
     offer_to_bridge: tuple[int, float] = (0, 0.0)   # routing's histogram: count, mean seconds
     skipped: int = 0                            # arrivals due in the window the driver could not place in time
+    records: dict[str, int] = dataclasses.field(default_factory=dict)  # topic -> Kafka records of the whole run
+    calls_placed: int = 0                       # every call of the run (warm-up, window), for records per call
 
     @property
     def achieved_rate(self) -> float:
@@ -416,6 +418,26 @@ def read_events(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> tuple[l
         consumer.close(autocommit=False)
 
 
+def count_records(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records on each of the run's topics (short name -> count), from their end offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from hotline.common import topics
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="hotline-bench-e2e-count", group_id=None,
+                             enable_auto_commit=False)
+    try:
+        counts = {}
+        for short in topics.MESSAGE_TYPES:
+            name = topics.full_name(prefix, short)
+            tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
+            if tps:
+                counts[short] = sum(consumer.end_offsets(tps).values())
+        return counts
+    finally:
+        consumer.close(autocommit=False)
+
+
 def _scrape_offer_to_bridge(metrics_port: int) -> tuple[int, float]:
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
@@ -431,7 +453,8 @@ def _scrape_offer_to_bridge(metrics_port: int) -> tuple[int, float]:
 def analyse(options: Options, calls: list[dict[str, Any]], queue_events: list[Any], agent_events: list[Any],
             window_us: tuple[int, int], *, arrival_lag_ms: float = 0.0, skipped: int = 0,
             cpu: list[ProcessCpu] | None = None,
-            machine_busy: float = 0.0, offer_to_bridge: tuple[int, float] = (0, 0.0)) -> Figures:
+            machine_busy: float = 0.0, offer_to_bridge: tuple[int, float] = (0, 0.0),
+            records: dict[str, int] | None = None) -> Figures:
     """The figures of one run from the driver's call records and the Kafka events."""
     from hotline.proto.events.v1 import events_pb2 as ev
 
@@ -494,7 +517,8 @@ def analyse(options: Options, calls: list[dict[str, Any]], queue_events: list[An
         bridged_in_window=bridged_in_window, free_at_enqueue=len(q2b),
         queue_to_bridge_ms=quantiles(q2b), caller_bridge_ms=quantiles(caller_q2b),
         placed_to_bridge_ms=quantiles(placed_q2b), arrival_lag_ms=arrival_lag_ms, skipped=skipped, cpu=cpu or [],
-        machine_busy=machine_busy, cores=os.cpu_count() or 1, offer_to_bridge=offer_to_bridge)
+        machine_busy=machine_busy, cores=os.cpu_count() or 1, offer_to_bridge=offer_to_bridge,
+        records=dict(records or {}), calls_placed=len(calls))
 
 
 def run(options: Options, *, log: TextIO | None = None) -> Figures:
@@ -578,6 +602,7 @@ def run(options: Options, *, log: TextIO | None = None) -> Figures:
         time.sleep(1.0)          # the last events leave routing's producer (linger 2 ms)
         offer_to_bridge = _scrape_offer_to_bridge(metrics_port)
         queue_events, agent_events = read_events(options.kafka, prefix)
+        records = count_records(options.kafka, prefix)
     finally:
         codes = procs.stop()
         if not options.keep_topics:
@@ -590,7 +615,7 @@ def run(options: Options, *, log: TextIO | None = None) -> Figures:
     return analyse(options, result["calls"], queue_events, agent_events, (start_us, end_us),
                    arrival_lag_ms=result["arrival_lag_ms"], skipped=result.get("skipped", 0), cpu=cpu,
                    machine_busy=(busy1[0] - busy0[0]) / total_ticks if total_ticks else 0.0,
-                   offer_to_bridge=offer_to_bridge)
+                   offer_to_bridge=offer_to_bridge, records=records)
 
 
 def _delete_topics(bootstrap: str, prefix: str) -> None:
@@ -642,6 +667,10 @@ def report(f: Figures, out: TextIO) -> None:
     if f.offer_to_bridge[0]:
         w(f"  routing's offer-to-bridge histogram: {f.offer_to_bridge[0]} offers, mean "
           f"{f.offer_to_bridge[1] * 1000:.1f} ms (whole run)\n")
+    if f.records and f.calls_placed:
+        w(f"  Kafka records per call placed (whole run, {f.calls_placed} calls; agent-events include the "
+          f"staffing's READY): " + ", ".join(f"{topic} {n / f.calls_placed:.1f}" for topic, n
+                                             in sorted(f.records.items()) if n and topic != "config-events") + "\n")
     w(f"  CPU in the window (s, share of one core, ms per call bridged in it); machine {f.machine_busy:.0%} busy "
       f"of {f.cores} cores:\n")
     for p_ in sorted(f.cpu, key=lambda x: -x.seconds):
