@@ -111,10 +111,12 @@ def _proto_pipeline(topic: str, table: str, fields: Sequence[str],
     The hot path of ingestion (every event), so no Python code runs per
     message or per value: the columns stored as read come first (the
     Pipeline's ``columns`` put them there; the INSERT names its columns, so
-    their order is free), read with one C-level ``attrgetter`` call per
-    message; each converted column follows, read and converted with ``map``
-    over the batch (a dict lookup per enum value), and the parts of each row
-    are joined by ``tuple.__add__``."""
+    their order is free), each converted column follows. ``to_columns`` (what
+    the Ingester inserts) reads each column with one ``map`` of a C-level
+    ``attrgetter`` over the batch, converting with one more ``map`` (a dict
+    lookup per enum value); ``to_rows`` reads the columns stored as read with
+    one ``attrgetter`` call per message and joins the parts of each row with
+    ``tuple.__add__``."""
     descriptor = topics.MESSAGE_TYPES[topic].DESCRIPTOR
     as_read: list[str] = []
     converted: list[tuple[str, Callable[[Any], Any]]] = []
