@@ -244,7 +244,9 @@ def build_event(headers: dict[str, str], body: bytes | None) -> EslEvent:
         return EslEvent(inner, inner_body, content_type)
     if content_type == "command/reply" and "Event-Name" in headers:
         # The outbound `connect` reply: channel data, url-encoded like a plain event.
-        headers = {name: unquote(value) for name, value in headers.items()}
+        # (~120 channel variables; most have nothing encoded, so only a value
+        # with a '%' goes through unquote, which returns the others unchanged.)
+        headers = {name: unquote(value) if "%" in value else value for name, value in headers.items()}
     text = None if body is None else body.decode("utf-8", "replace")
     return EslEvent(headers, text, content_type)
 
