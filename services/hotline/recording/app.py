@@ -13,7 +13,10 @@ class RecordingService:
     def __init__(self, settings: Settings, bus: EventBus, switches: SwitchPool | None = None) -> None:
         self.settings = settings
         self.bus = bus
-        self.switches = switches or SwitchPool.from_settings(settings.esl, ("BACKGROUND_JOB",))
+        # Commands only (api, answered on the same connection): no event
+        # subscription, so FreeSWITCH does not send this connection every
+        # BACKGROUND_JOB of routing's originates.
+        self.switches = switches or SwitchPool.from_settings(settings.esl, ())
         self.recorder = Recorder(self.switches, bus, settings.recording.directory, stereo=settings.recording.stereo)
         # No API of its own yet: the gRPC server carries health and reflection.
         self.grpc = GrpcServer(settings.grpc.recording)
