@@ -13,6 +13,9 @@ call has reached, and has not yet been tried for this call, chosen by the
 queue's strategy (hotline.routing.selection); ring-all rings every such
 agent. So when an agent frees up, the call they get is the highest-priority,
 then longest-waiting call they are eligible for, whatever its queue.
+A tick visits only the waiting calls that may have an agent (the index in
+_WaitingCalls), so with thousands of calls waiting it costs what it can do,
+not O(calls waiting).
 
 Where does a call go when it is not answered? Before it waits: routing rules
 (DNIS/ANI, number lists) may change its queue or priority, reject it or send
@@ -31,13 +34,14 @@ is released, so no state sticks.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import hashlib
+import heapq
 import itertools
 import logging
 import math
-import operator
 import re
 import uuid
 from typing import Any, Callable, Iterable, Sequence
@@ -254,6 +258,8 @@ class QueuedCall:
     customer_leg_uuid: str = ""           # the callback's dialled leg
     dialing_agent: str = ""               # OFFERING: the agent who answered while the customer is dialled
     dialing_agent_gone: bool = False      # ... and whose leg ended meanwhile: the dial's outcome settles it
+    # Where the ACD's index of waiting calls holds it (_WaitingCalls); None: not indexed.
+    _slot: _Slot | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def order(self) -> tuple[int, int, int]:
@@ -272,7 +278,289 @@ class QueuedCall:
 
 
 _WAITING = CallState.WAITING
-_ORDER = operator.attrgetter("order")
+
+
+class _Bucket:
+    """A queue's waiting calls that have relaxed `drop` levels and reached
+    tier `reached`, in the order they are served (entries: (order, n, call))."""
+
+    __slots__ = ("queue", "drop", "reached", "entries", "dead")
+
+    def __init__(self, queue: str, drop: int, reached: int) -> None:
+        self.queue, self.drop, self.reached = queue, drop, reached
+        self.entries: list[tuple[tuple[int, int, int], int, QueuedCall]] = []
+        self.dead = False             # no READY agent may take its calls (until one who may is ready)
+
+
+class _Slot:
+    """Where a waiting call is indexed: its bucket (None: parked, not offerable
+    now) and entry, and when its bucket changes next (relaxation, tier, a
+    callback's retry time; None: never by itself)."""
+
+    __slots__ = ("bucket", "entry", "due")
+
+    def __init__(self, bucket: _Bucket | None, entry: tuple[tuple[int, int, int], int, QueuedCall],
+                 due: int | None) -> None:
+        self.bucket, self.entry, self.due = bucket, entry, due
+
+
+class _WaitingCalls:
+    """The WAITING calls, indexed so that a routing tick visits only the calls
+    it may serve, in the order it serves them.
+
+    A call's eligible agents depend on its queue, how many levels its
+    requirements have relaxed and which tier it has reached (both from how
+    long it has waited), and on who is READY. So the calls are kept in
+    buckets per (queue, levels dropped, tier reached), each in serving order
+    (priority, then time in queue, then arrival). A bucket in which the first
+    offerable call found nobody is dead: every call in it would find nobody
+    too, and since a tick only takes agents, for the rest of the tick; it
+    stays dead until an agent who may take its calls becomes READY
+    (AgentSelector.on_ready) or its queue changes. A call moves to its next
+    bucket when its next relaxation step or tier falls due (a timer set when
+    it is indexed, since the steps are known then). A callback is parked
+    (in no bucket) until its caller is gone and its retry time has come.
+
+    Kept in step by the ACD: every insertion into and removal from Acd.calls
+    (also from outside, e.g. rebuild.restore), and update() at every change
+    of a waiting call's state, priority, queue, times or callback fields
+    (Acd.call_changed for changes made from outside)."""
+
+    def __init__(self, acd: Acd) -> None:
+        self._acd = acd
+        self._buckets: dict[tuple[str, int, int], _Bucket] = {}
+        self._by_queue: dict[str, list[_Bucket]] = {}
+        self._active: set[_Bucket] = set()                 # not empty, not dead
+        self._dead: dict[str, set[_Bucket]] = {}           # queue -> its dead buckets that hold calls
+        self._timers: list[tuple[int, int, _Slot]] = []    # (due, n, slot): heap
+        self._n = itertools.count()
+        self._latest = -math.inf                           # the latest time a call was placed at
+        self._placed = 0                                   # calls indexed
+
+    # -- keeping in step ---------------------------------------------------
+    def update(self, call: QueuedCall) -> None:
+        """(Re)index a call from its current fields."""
+        if call._slot is not None:
+            self.discard(call)
+        if call.state is _WAITING and self._acd.calls.get(call.call_uuid) is call:
+            self._place(call, self._acd.clock_us())
+
+    def discard(self, call: QueuedCall) -> None:
+        slot = call._slot
+        if slot is None:
+            return
+        call._slot = None
+        self._placed -= 1
+        bucket = slot.bucket
+        if bucket is not None:
+            entries = bucket.entries
+            del entries[bisect.bisect_left(entries, slot.entry)]
+            if not entries:
+                self._active.discard(bucket)
+                if bucket.dead:
+                    bucket.dead = False
+                    self._dead[bucket.queue].discard(bucket)
+
+    def _place(self, call: QueuedCall, now: int) -> None:
+        acd = self._acd
+        entry = (call.order, next(self._n), call)
+        bucket, due = None, None
+        queue = acd.queues.get(call.queue)
+        if queue is None:
+            pass                                        # offered once its queue exists again (requeue)
+        elif call.is_callback and (not call.caller_gone or now < call.not_before_us):
+            due = call.not_before_us if call.caller_gone else None
+        else:
+            enqueued_us = call.enqueued_us
+            waited_s = (now - enqueued_us) / US
+            # As Acd.choose_agents computes them (_rules_after, _tier_exclusions).
+            drop = relaxation_drop(queue.relaxation, waited_s)
+            for step in queue.relaxation:
+                if waited_s < step.after_s:
+                    due = enqueued_us + math.ceil(step.after_s * US)
+                    break
+            reached = 9
+            if queue.tier_wait_s:
+                reached = 1 + int(waited_s // queue.tier_wait_s)
+                if reached < 9:
+                    tier_due = enqueued_us + reached * queue.tier_wait_s * US
+                    due = tier_due if due is None else min(due, tier_due)
+                else:
+                    reached = 9
+            key = (queue.name, drop, reached)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(queue.name, drop, reached)
+                self._by_queue.setdefault(queue.name, []).append(bucket)
+            bisect.insort(bucket.entries, entry)
+            if not bucket.dead:
+                self._active.add(bucket)
+        slot = call._slot = _Slot(bucket, entry, due)
+        self._placed += 1
+        if now > self._latest:
+            self._latest = now
+        if due is not None:
+            heapq.heappush(self._timers, (max(due, now + 1), entry[1], slot))
+            if len(self._timers) > 64 + 2 * self._placed:
+                self._timers = [t for t in self._timers if t[2].entry[2]._slot is t[2]]
+                heapq.heapify(self._timers)
+
+    def requeue(self, queue_name: str) -> None:
+        """The queue was (re)configured: its calls are placed anew."""
+        for bucket in self._by_queue.pop(queue_name, ()):
+            del self._buckets[(bucket.queue, bucket.drop, bucket.reached)]
+            self._active.discard(bucket)
+            bucket.dead = False                     # out of the index: its calls are placed anew below
+        self._dead.pop(queue_name, None)
+        for call in list(self._acd.calls.values()):
+            if call.queue == queue_name:
+                self.update(call)
+
+    def rebuild(self) -> None:
+        """Everything placed anew (the clock went back)."""
+        calls = list(self._acd.calls.values())
+        for call in calls:
+            call._slot = None
+        self._buckets, self._by_queue, self._active, self._dead = {}, {}, set(), {}
+        self._timers, self._placed, self._latest = [], 0, -math.inf
+        for call in calls:
+            self.update(call)
+
+    def agent_ready(self, agent_id: str) -> None:
+        """An agent became READY: the dead buckets whose calls it may take live again."""
+        dead = self._dead
+        if not dead:
+            return
+        acd = self._acd
+        queues = acd._agent_queues.get(agent_id, ())
+        names = [q for q in dead if q in queues] if len(dead) < len(queues) else [q for q in queues if q in dead]
+        if not names:
+            return
+        stats = acd.selector.agents.get(agent_id)
+        if stats is None:
+            return
+        skills, active = stats.skills, self._active
+        for name in names:
+            queue = acd.queues.get(name)
+            buckets = dead[name]
+            tier = acd._tiers.get(name, {}).get(agent_id)
+            for bucket in [b for b in buckets
+                           if (tier is None or tier <= b.reached) and queue is not None
+                           and all(skills.get(r.skill, 0) >= r.min_level
+                                   for r in acd._rules_dropped(queue, b.drop))]:
+                bucket.dead = False
+                buckets.discard(bucket)
+                active.add(bucket)
+            if not buckets:
+                del dead[name]
+
+    # -- the tick ----------------------------------------------------------
+    def advance(self, now: int) -> None:
+        """Move the calls whose relaxation step, tier or retry time has come."""
+        if now < self._latest:
+            self.rebuild()
+            return
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            slot = heapq.heappop(timers)[2]
+            call = slot.entry[2]
+            if call._slot is slot:
+                self.discard(call)
+                self._place(call, now)
+
+    def heads(self) -> list[tuple[tuple[tuple[int, int, int], int, QueuedCall], _Bucket]]:
+        """(first entry, bucket) of every bucket that may have an agent: a heap."""
+        heads = [(b.entries[0], b) for b in self._active]
+        heapq.heapify(heads)
+        return heads
+
+    def bury(self, bucket: _Bucket) -> None:
+        """Nobody READY may take this bucket's calls."""
+        bucket.dead = True
+        self._active.discard(bucket)
+        self._dead.setdefault(bucket.queue, set()).add(bucket)
+
+    def bury_all(self) -> None:
+        """Nobody is READY: no bucket has an agent (each wakes when one who may take its calls is)."""
+        dead = self._dead
+        for bucket in self._active:
+            bucket.dead = True
+            queue_dead = dead.get(bucket.queue)
+            if queue_dead is None:
+                queue_dead = dead[bucket.queue] = set()
+            queue_dead.add(bucket)
+        self._active = set()
+
+    def check(self) -> None:
+        """Assert that the index agrees with the calls (for tests)."""
+        acd = self._acd
+        waiting = {c.call_uuid for c in acd.calls.values() if c.state is _WAITING}
+        indexed = {c.call_uuid for c in acd.calls.values() if c._slot is not None}
+        assert waiting == indexed, (waiting ^ indexed)
+        assert self._placed == len(indexed)
+        for call in acd.calls.values():
+            slot = call._slot
+            if slot is None:
+                continue
+            assert slot.entry[0] == call.order and slot.entry[2] is call, call
+            if slot.bucket is not None:
+                assert slot.bucket.queue == call.queue and slot.entry in slot.bucket.entries, call
+                assert self._buckets[(slot.bucket.queue, slot.bucket.drop, slot.bucket.reached)] is slot.bucket
+        for bucket in self._buckets.values():
+            assert bucket.entries == sorted(bucket.entries)
+            assert (bucket in self._active) == (bool(bucket.entries) and not bucket.dead), bucket.queue
+            assert bucket.dead == (bucket in self._dead.get(bucket.queue, ())), bucket.queue
+            if bucket.dead:
+                assert bucket.entries
+
+
+class _Calls(dict):
+    """Acd.calls: the calls by UUID. Insertions and removals, also from
+    outside the ACD (rebuild.restore), keep the index of waiting calls in step."""
+
+    __slots__ = ("_waiting",)
+
+    def __init__(self, waiting: _WaitingCalls) -> None:
+        super().__init__()
+        self._waiting = waiting
+
+    def __setitem__(self, call_uuid: str, call: QueuedCall) -> None:
+        old = self.get(call_uuid)
+        if old is not None and old is not call:
+            self._waiting.discard(old)
+        dict.__setitem__(self, call_uuid, call)
+        self._waiting.update(call)
+
+    def __delitem__(self, call_uuid: str) -> None:
+        call = self[call_uuid]
+        dict.__delitem__(self, call_uuid)
+        self._waiting.discard(call)
+
+    def pop(self, call_uuid: str, *default: Any) -> Any:
+        if call_uuid not in self:
+            return dict.pop(self, call_uuid, *default)
+        call = dict.pop(self, call_uuid)
+        self._waiting.discard(call)
+        return call
+
+    def popitem(self) -> tuple[str, QueuedCall]:
+        call_uuid, call = dict.popitem(self)
+        self._waiting.discard(call)
+        return call_uuid, call
+
+    def clear(self) -> None:
+        for call in self.values():
+            self._waiting.discard(call)
+        dict.clear(self)
+
+    def setdefault(self, call_uuid: str, call: QueuedCall) -> QueuedCall:  # type: ignore[override]
+        if call_uuid not in self:
+            self[call_uuid] = call
+        return self[call_uuid]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for call_uuid, call in dict(*args, **kwargs).items():
+            self[call_uuid] = call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,7 +618,8 @@ class Acd:
         self.lists: dict[str, NumberList] = {}
         self.rules: tuple[RoutingRule, ...] = ()
         self._ruleset: RuleSet | None = None
-        self.calls: dict[str, QueuedCall] = {}
+        self._waiting = _WaitingCalls(self)
+        self.calls: dict[str, QueuedCall] = _Calls(self._waiting)
         # Calls that left the ACD (overflowed, rejected, or the caller left a
         # number) while the caller's channel lives on: for the caller's CDR.
         self.departed: dict[str, QueuedCall] = {}
@@ -341,6 +630,7 @@ class Acd:
         self._seq = itertools.count(1)
         self._tiers: dict[str, dict[str, int]] = {}     # queue -> agent id -> tier (agents with a tier > 1)
         self.selector = AgentSelector()
+        self.selector.on_ready = self._waiting.agent_ready
         self.ewt = EwtEstimator(clock_us)
         self._members: dict[str, set[str]] = {}          # queue -> agents who serve it
         self._agent_queue_names: dict[str, tuple[str, ...]] = {}   # agent -> sorted queues it serves (cache)
@@ -364,6 +654,7 @@ class Acd:
         self.selector.set_queue(queue.name, queue.skill, queue.strategy, (r.skill for r in queue.rules()))
         self.ewt.add_queue(queue.name)
         self._restaff_queue(queue)
+        self._waiting.requeue(queue.name)            # its calls' relaxation and tiers may have changed
         return queue
 
     def delete_queue(self, name: str) -> None:
@@ -380,6 +671,7 @@ class Acd:
                 raise Conflict(f"routing rule {rule.name!r} sends calls to {name!r}", queue=name)
         del self.queues[name]
         self._relaxed.pop(name, None)
+        self._waiting.requeue(name)
         self.selector.remove_queue(name)
         self.ewt.remove_queue(name)
         self._tiers.pop(name, None)
@@ -666,8 +958,16 @@ class Acd:
             raise InvalidArgument("priority", "must be between -100 and 100")
         if call.priority != priority:
             call.priority = priority
+            self._waiting.update(call)
             self._queue_event(call, ev.QUEUE_PRIORITY_CHANGED, position=self.position(call))
         return call
+
+    def call_changed(self, call_uuid: str) -> None:
+        """A queued call's priority, times, queue or callback fields were
+        changed directly (tests, benchmarks, tools): re-index it."""
+        call = self.calls.get(call_uuid)
+        if call is not None:
+            self._waiting.update(call)
 
     def waiting_call(self, call_uuid: str) -> QueuedCall:
         if not call_uuid:
@@ -749,50 +1049,66 @@ class Acd:
     # -- offering ----------------------------------------------------------
     def next_assignments(self, can_offer: Callable[[QueuedCall], bool] | None = None) -> list[Assignment]:
         """Pair waiting calls with free agents; reserves both. Calls for which
-        can_offer(call) is False (their switch is unreachable) wait."""
+        can_offer(call) is False (their switch is unreachable) wait.
+
+        The calls are taken in serving order across all queues, but only from
+        the buckets of the index (_WaitingCalls) that may have an agent: a
+        tick costs O(buckets woken + calls offered, x log), not O(calls
+        waiting)."""
         assignments: list[Assignment] = []
         selector = self.selector
         if not selector.ready_count():
             return assignments
         now = self.clock_us()
-        waiting = [c for c in self.calls.values() if c.state is _WAITING]
-        if len(waiting) > 1:
-            waiting.sort(key=_ORDER)
-        stats = selector.agents
-        for call in waiting:
-            if call.state is not _WAITING or (can_offer is not None and not can_offer(call)):
-                continue
-            if call.is_callback and (not call.caller_gone or now < call.not_before_us):
-                continue
-            queue = self.queues.get(call.queue)
-            if queue is None:
-                continue
-            agents = self.choose_agents(queue, call, now)
-            if not agents:
+        waiting = self._waiting
+        waiting.advance(now)
+        heads = waiting.heads()
+        queues = self.queues
+        while heads:
+            entry, bucket = heads[0]
+            call = entry[2]
+            if can_offer is None or can_offer(call):
+                agents = self.choose_agents(queues[call.queue], call, now)
+                if not agents:
+                    waiting.bury(bucket)          # nobody for any of its calls, this tick and until woken
+                    heapq.heappop(heads)
+                    continue
+                self._offer(call, agents, now, assignments)
                 if not selector.ready_count():
+                    waiting.bury_all()            # nobody READY: nobody for any call until someone is
                     break
-                continue
-            call.offers += 1
-            call_uuid, offers, queue_name = call.call_uuid, call.offers, queue.name
-            if len(agents) == 1:
-                agent = agents[0]
-                leg = agent_leg_uuid(call_uuid, offers, agent.agent_id)
-                legs: tuple[tuple[Agent, str], ...] = ((agent, leg),)
-                call.ringing = {agent.agent_id: leg}
+            entries = bucket.entries
+            i = bisect.bisect_right(entries, entry)
+            if i < len(entries):
+                heapq.heapreplace(heads, (entries[i], bucket))
             else:
-                legs = tuple([(agent, agent_leg_uuid(call_uuid, offers, agent.agent_id)) for agent in agents])
-                call.ringing = {agent.agent_id: leg for agent, leg in legs}
-            call.state, call.offered_us = CallState.OFFERING, now
-            call.first_offered_us = call.first_offered_us or now
-            call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
-            for agent, _ in legs:
-                agent_id = agent.agent_id
-                call.tried.add(agent_id)
-                stats[agent_id].last_offer_us[queue_name] = now
-                self._transition(agent, ev.RESERVED, call_uuid=call_uuid, queue=queue_name)
-                self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent_id, attempt=offers)
-            assignments.append(Assignment(call, legs))
+                heapq.heappop(heads)
         return assignments
+
+    def _offer(self, call: QueuedCall, agents: list[Agent], now: int, assignments: list[Assignment]) -> None:
+        """Ring `agents` for the call: both are reserved."""
+        call.offers += 1
+        call_uuid, offers, queue_name = call.call_uuid, call.offers, call.queue
+        if len(agents) == 1:
+            agent = agents[0]
+            leg = agent_leg_uuid(call_uuid, offers, agent.agent_id)
+            legs: tuple[tuple[Agent, str], ...] = ((agent, leg),)
+            call.ringing = {agent.agent_id: leg}
+        else:
+            legs = tuple([(agent, agent_leg_uuid(call_uuid, offers, agent.agent_id)) for agent in agents])
+            call.ringing = {agent.agent_id: leg for agent, leg in legs}
+        call.state, call.offered_us = CallState.OFFERING, now
+        self._waiting.discard(call)
+        call.first_offered_us = call.first_offered_us or now
+        call.agent_id, call.agent_leg_uuid = legs[0][0].agent_id, legs[0][1]
+        stats = self.selector.agents
+        for agent, _ in legs:
+            agent_id = agent.agent_id
+            call.tried.add(agent_id)
+            stats[agent_id].last_offer_us[queue_name] = now
+            self._transition(agent, ev.RESERVED, call_uuid=call_uuid, queue=queue_name)
+            self._queue_event(call, ev.QUEUE_OFFERED, agent_id=agent_id, attempt=offers)
+        assignments.append(Assignment(call, legs))
 
     def _tier_exclusions(self, queue: QueueConfig, waited_s: float) -> list[tuple[int, set[str]]]:
         """(tier, agents to leave out) for each tier the call may use now, first tier first."""
@@ -811,8 +1127,16 @@ class Acd:
         if cached is None or cached[0] is not queue.requirements or cached[1] != queue.skill \
                 or cached[2] is not queue.relaxation:
             cached = self._relaxed[queue.name] = (queue.requirements, queue.skill, queue.relaxation, {})
+        return self._rules_dropped(queue, relaxation_drop(queue.relaxation, waited_s), cached)
+
+    def _rules_dropped(self, queue: QueueConfig, drop: int, cached: Any = None) -> tuple[Requirement, ...]:
+        """relaxed_by(queue.rules(), drop), built once per queue and step."""
+        if cached is None:
+            cached = self._relaxed.get(queue.name)
+            if cached is None or cached[0] is not queue.requirements or cached[1] != queue.skill \
+                    or cached[2] is not queue.relaxation:
+                cached = self._relaxed[queue.name] = (queue.requirements, queue.skill, queue.relaxation, {})
         by_drop = cached[3]
-        drop = relaxation_drop(queue.relaxation, waited_s)
         found = by_drop.get(drop)
         if found is None:
             found = by_drop[drop] = relaxed_by(queue.rules(), drop)
@@ -877,6 +1201,7 @@ class Acd:
                     self._queue_event(call, ev.QUEUE_OFFER_FAILED, agent_id=agent_id, reason=cause,
                                       attempt=call.offers)
                 call.state, call.agent_id, call.agent_leg_uuid = CallState.WAITING, "", ""
+                self._waiting.update(call)
         if agent is not None and agent.state == ev.RESERVED and agent.call_uuid == call_uuid:
             agent.missed_offers += 1 if agent_missed else 0
             if agent.missed_offers >= self.max_missed_offers:
@@ -950,6 +1275,7 @@ class Acd:
             raise Conflict(f"call {call_uuid} is being offered to an agent", call_uuid=call_uuid)
         call.callback_number = normalize_number(number or call.ani, "number")
         call.collecting = None
+        self._waiting.update(call)                    # parked until the caller hangs up
         self._queue_event(call, ev.QUEUE_CALLBACK_REQUESTED, position=self.position(call))
         self.actions.append(Action("callback_confirm", call.call_uuid, call.node_id, call.queue, call.callback_number))
         return call
@@ -981,6 +1307,7 @@ class Acd:
         if queue is not None and call.callback_attempts < queue.callback_attempts:
             call.not_before_us = self.clock_us() + queue.callback_retry_s * US
             call.tried = set()
+            self._waiting.update(call)                # parked until then
             return None
         self.calls.pop(call_uuid, None)
         call.state = CallState.ENDED
@@ -999,6 +1326,7 @@ class Acd:
             return None
         if call.is_callback:
             call.caller_gone = True
+            self._waiting.update(call)                # may be called back now
             return dataclasses.replace(call)          # the caller's CDR; the call stays queued
         return self._end(call)
 

@@ -16,6 +16,18 @@ core" is measured as the thread's CPU time per decision (CLOCK_THREAD_CPUTIME_ID
 less the clock's own cost, calibrated at start): time the process spends
 preempted on a shared machine does not count. The wall-clock figures are
 printed beside them; on a quiet machine the two agree.
+
+``--waiting N`` measures the same with N calls already waiting (a busy
+center at peak, a storm after an outage), in two ways:
+
+- backlog: N calls wait in queues whose skill no agent has (nobody will ever
+  be eligible for them) while the decisions above run: the decision rate
+  should not depend on N. Then the CPU time of a tick whose free agents (all
+  5,000) may take none of the waiting calls, and of a tick with no agent free.
+- storm: every agent is busy (not ready) and N calls wait in the ordinary
+  queues, with random priorities and ages; each decision makes one agent
+  ready, and the tick gives them the best call they may take (the agent is
+  then made not ready again and a new call arrives, so N calls keep waiting).
 """
 from __future__ import annotations
 
@@ -84,17 +96,129 @@ def _clock_overhead_ns(samples: int = 2001) -> int:
 
 
 def run(decisions: int = 50_000, agents: int = 5000, queues: int = 200, skills: int = 20,
-        seed: int = 1) -> dict[str, float]:
+        seed: int = 1, waiting: int = 0) -> dict[str, float]:
     acd, clock, queue_names = build(agents, queues, skills, seed)
+    if waiting:
+        add_backlog(acd, clock, waiting, seed)
     # The collector's thresholds of a service process, as the CLI's _serve
     # sets them for the routing service (put back afterwards: run() is also
     # called in tests).
     thresholds = gc.get_threshold()
     runtime.tune_gc_for_service()
     try:
-        return _decide(acd, clock, queue_names, decisions, seed)
+        result = _decide(acd, clock, queue_names, decisions, seed)
+        if waiting:
+            result["idle_tick_cpu_ms"] = _idle_tick_ms(acd)
+            result["no_free_agent_tick_cpu_ms"] = _tick_without_free_agents_ms(acd)
+        return result
     finally:
         gc.set_threshold(*thresholds)
+
+
+BACKLOG_QUEUES = 4
+
+
+def add_backlog(acd: Acd, clock: _Clock, waiting: int, seed: int) -> None:
+    """`waiting` calls in queues whose skill no agent has: nobody is ever
+    eligible for them, they wait (random priorities, 0-60 s old)."""
+    rng = random.Random(seed + 2)
+    for q in range(BACKLOG_QUEUES):
+        acd.upsert_queue(QueueConfig(f"backlog{q}", f"unstaffed{q}", relaxation=(Relaxation(20, 2), Relaxation(40, 4))))
+    for i in range(waiting):
+        clock.now += 10
+        _enqueue_aged(acd, clock, f"backlog-call{i}", f"backlog{i % BACKLOG_QUEUES}", rng)
+    acd.drain()
+    acd.take_actions()
+
+
+def _enqueue_aged(acd: Acd, clock: _Clock, call_uuid: str, queue: str, rng: random.Random) -> None:
+    """A call that has waited 0-60 s already, with a random priority."""
+    age_us = rng.randint(0, 60_000_000)
+    clock.now -= age_us
+    acd.enqueue(call_uuid, queue, priority=rng.choice((0, 0, 0, 5)))
+    clock.now += age_us
+
+
+def _idle_tick_ms(acd: Acd, ticks: int = 200) -> float:
+    """The median CPU time of a tick that decides nothing although agents
+    are free: none of them may take a waiting call."""
+    return _median_tick_ms(acd, ticks)
+
+
+def _tick_without_free_agents_ms(acd: Acd, ticks: int = 200) -> float:
+    """The median CPU time of a tick with no agent free."""
+    for agent_id in acd.agents:
+        acd.set_agent_state(agent_id, ev.NOT_READY)
+    acd.drain()
+    return _median_tick_ms(acd, ticks)
+
+
+def _median_tick_ms(acd: Acd, ticks: int) -> float:
+    thread_ns, overhead_ns, cpu_ns = time.thread_time_ns, _clock_overhead_ns(), []
+    for _ in range(ticks):
+        c0 = thread_ns()
+        assignments = acd.next_assignments()
+        cpu_ns.append(max(thread_ns() - c0 - overhead_ns, 0))
+        assert not assignments, "a tick with nobody eligible decided something"
+    cpu_ns.sort()
+    return cpu_ns[len(cpu_ns) // 2] / 1e6
+
+
+def run_storm(decisions: int = 10_000, agents: int = 5000, queues: int = 200, skills: int = 20,
+              seed: int = 1, waiting: int = 5000) -> dict[str, float]:
+    """Every agent busy, `waiting` calls in the ordinary queues; each decision
+    frees one agent, who gets the best call they may take."""
+    acd, clock, queue_names = build(agents, queues, skills, seed)
+    thresholds = gc.get_threshold()
+    runtime.tune_gc_for_service()
+    try:
+        return _storm(acd, clock, queue_names, decisions, seed, waiting)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _storm(acd: Acd, clock: _Clock, queue_names: list[str], decisions: int, seed: int,
+           waiting: int) -> dict[str, float]:
+    rng = random.Random(seed + 3)
+    agent_ids = list(acd.agents)
+    for agent_id in agent_ids:
+        acd.set_agent_state(agent_id, ev.NOT_READY)
+    arrivals = 0
+    for arrivals in range(waiting):
+        clock.now += 10
+        _enqueue_aged(acd, clock, f"storm-call{arrivals}", rng.choice(queue_names), rng)
+    acd.drain()
+    acd.take_actions()
+    thread_ns, overhead_ns = time.thread_time_ns, _clock_overhead_ns()
+    cpu_ns: list[int] = []
+    unmatched = 0
+    for _ in range(decisions):
+        clock.now += 2000
+        agent_id = rng.choice(agent_ids)
+        acd.set_agent_state(agent_id, ev.READY)
+        c0 = thread_ns()
+        assignments = acd.next_assignments()
+        cpu_ns.append(max(thread_ns() - c0 - overhead_ns, 0))
+        for a in assignments:
+            acd.connected(a.call.call_uuid, a.agent.agent_id)
+            clock.now += 1000
+            acd.call_ended(a.call.call_uuid)
+            arrivals += 1
+            _enqueue_aged(acd, clock, f"storm-call{arrivals}", rng.choice(queue_names), rng)
+        if not assignments:
+            unmatched += 1
+        acd.set_agent_state(agent_id, ev.NOT_READY)
+        acd.drain()
+        acd.take_actions()
+    cpu_ns.sort()
+    return {
+        "decisions": decisions,
+        "decisions_per_cpu_s": decisions / (sum(cpu_ns) / 1e9),
+        "cpu_p50_ms": cpu_ns[len(cpu_ns) // 2] / 1e6,
+        "cpu_p99_ms": cpu_ns[int(len(cpu_ns) * 0.99)] / 1e6,
+        "unmatched": unmatched,
+        "waiting": len(acd.calls),
+    }
 
 
 def _decide(acd: Acd, clock: _Clock, queue_names: list[str], decisions: int, seed: int) -> dict[str, float]:
@@ -110,6 +234,7 @@ def _decide(acd: Acd, clock: _Clock, queue_names: list[str], decisions: int, see
         clock.now += 2000
         acd.enqueue(call_uuid, rng.choice(queue_names), priority=rng.choice((0, 0, 0, 5)))
         acd.calls[call_uuid].enqueued_us -= rng.randint(0, 60_000_000)     # waited 0-60 s
+        acd.call_changed(call_uuid)
         c0 = thread_ns()
         t0 = time.perf_counter()
         assignments = acd.next_assignments()
@@ -147,11 +272,16 @@ def main(argv: list[str] | None = None, *, kafka: str | None = None) -> int:
     parser.add_argument("--queues", type=int, default=200)
     parser.add_argument("--skills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--waiting", type=int, default=0, metavar="N",
+                        help="with N calls already waiting: N in queues nobody serves during the decisions, "
+                             "then a storm (every agent busy, N calls in the ordinary queues, one agent "
+                             "freed per decision), and the cost of ticks that decide nothing")
+    parser.add_argument("--storm-decisions", type=int, default=5000)
     parser.add_argument("--e2e", metavar="RATES", default="",
                         help="then also run the end-to-end benchmark at these call rates, e.g. 5,10,15 "
                              "(hotline bench e2e; needs Kafka: deploy/kafka.sh start)")
     args = parser.parse_args(argv)
-    r = run(args.decisions, args.agents, args.queues, args.skills, args.seed)
+    r = run(args.decisions, args.agents, args.queues, args.skills, args.seed, args.waiting)
     print(f"in-process ACD: {args.agents} agents, {args.queues} queues, {args.skills} skills, relaxation on")
     print(f"  decisions per CPU second (one core)  {r['decisions_per_cpu_s']:>10,.0f}   target >= 20,000")
     print(f"  decision CPU time p50 {r['cpu_p50_ms']:.3f} ms, p99 {r['cpu_p99_ms']:.3f} ms   target p99 < 1 ms"
@@ -160,6 +290,17 @@ def main(argv: list[str] | None = None, *, kafka: str | None = None) -> int:
           f"p99 {r['p99_ms']:.3f} ms (includes time preempted by other processes)")
     print(f"  cycles/s (with bookkeeping, wall) {r['cycles_per_s']:>10,.0f}")
     print(f"  calls nobody was eligible for: {r['unmatched']} of {r['decisions']}")
+    if args.waiting:
+        print(f"  with {args.waiting:,} calls waiting that nobody may take (queues nobody serves):")
+        print(f"    tick CPU time, agents free but none eligible  {r['idle_tick_cpu_ms']:.4f} ms (median)")
+        print(f"    tick CPU time, no agent free                  {r['no_free_agent_tick_cpu_ms']:.4f} ms (median)")
+        s = run_storm(args.storm_decisions, args.agents, args.queues, args.skills, args.seed, args.waiting)
+        print(f"  storm: every agent busy, {args.waiting:,} calls waiting in the ordinary queues, "
+              f"one agent freed per decision ({s['decisions']:,} decisions):")
+        print(f"    decisions per CPU second  {s['decisions_per_cpu_s']:>10,.0f}   decision CPU time p50 "
+              f"{s['cpu_p50_ms']:.3f} ms, p99 {s['cpu_p99_ms']:.3f} ms")
+        print(f"    freed agents who may take none of the waiting calls: {s['unmatched']}; "
+              f"calls waiting at the end: {s['waiting']:,}")
     if args.e2e:
         from hotline.routing import bench_e2e
         return bench_e2e.main(["--rate", args.e2e], kafka=kafka)

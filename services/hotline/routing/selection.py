@@ -187,6 +187,8 @@ class AgentSelector:
         self._indexes: dict[tuple[str, str, str, tuple[str, ...]], _Index] = {}
         self._by_skill: dict[str, list[_Index]] = {}
         self._rng = random_mod.Random(seed)
+        # Told each agent made ready (the ACD wakes the waiting calls it may take).
+        self.on_ready: Callable[[str], None] | None = None
 
     # -- queues --------------------------------------------------------------
     def set_queue(self, name: str, primary_skill: str, strategy: str, other_skills: Iterable[str] = ()) -> None:
@@ -235,6 +237,8 @@ class AgentSelector:
         for skill in agent.skills:
             for index in self._by_skill.get(skill, ()):
                 self._push(index, agent)
+        if self.on_ready is not None:
+            self.on_ready(agent_id)
 
     def set_busy(self, agent_id: str) -> None:
         """Not available: reserved, on a call, wrap-up, not ready, logged out."""

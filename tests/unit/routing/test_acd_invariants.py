@@ -751,6 +751,7 @@ class RoutingModel(RuleBasedStateMachine):
                 assert agent.state == ev.RESERVED and agent.call_uuid == job.call_uuid, (
                     f"agent {job.winner} is off-hook for {job.call_uuid} ({job.phase}) but "
                     f"{ev.AgentState.Name(agent.state)} for {agent.call_uuid!r}")
+        acd._waiting.check()                              # the index of waiting calls agrees with the calls
         if self.after_routing_tick:
             self.after_routing_tick = False
             self.check_no_eligible_agent_idles()

@@ -32,3 +32,12 @@ def test_the_bench_runs_with_the_service_collector_thresholds_and_puts_them_back
     bench.run(decisions=50, agents=50, queues=5, skills=4)
     assert seen == [runtime.SERVICE_GC_THRESHOLDS]
     assert gc.get_threshold() == before
+
+
+def test_the_bench_with_calls_waiting_prints_the_backlog_storm_and_idle_tick_figures(capsys):
+    assert bench.main(["--decisions", "200", "--agents", "200", "--queues", "10", "--skills", "5",
+                       "--waiting", "300", "--storm-decisions", "100"]) == 0
+    out = capsys.readouterr().out
+    for figure in ("300 calls waiting that nobody may take", "agents free but none eligible", "no agent free",
+                   "storm:", "calls waiting at the end: 300"):
+        assert figure in out
