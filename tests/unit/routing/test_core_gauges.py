@@ -1,0 +1,37 @@
+"""RoutingCore.update_gauges counts every queue's calls in one pass: what it
+publishes equals queue_status() asked queue by queue."""
+import random
+
+from hotline.common.bus import InProcessBus
+from hotline.proto.events.v1 import events_pb2 as ev
+from hotline.routing import core as core_module
+from hotline.routing.acd import QueueConfig
+from hotline.routing.core import RoutingCore
+
+from fake_clock import Clock
+
+
+def test_the_gauges_equal_the_status_of_each_queue(monkeypatch):
+    clock = Clock()
+    bus = InProcessBus()
+    core = RoutingCore(bus, clock_us=clock)
+    acd = core.acd
+    rng = random.Random(5)
+    for q in range(5):
+        acd.upsert_queue(QueueConfig(f"gauge-q{q}", f"skill{q % 3}"))
+    for a in range(12):
+        acd.upsert_agent(f"gauge-a{a}", f"a{a}", f"user/a{a}@default", {f"skill{a % 3}": 5})
+        acd.set_agent_state(f"gauge-a{a}", rng.choice((ev.READY, ev.NOT_READY, ev.LOGGED_OUT)))
+    for i in range(40):
+        clock.advance(rng.choice((0.5, 3, 20)))
+        acd.enqueue(f"gauge-c{i}", f"gauge-q{rng.randrange(5)}", priority=rng.choice((0, 5)))
+        for offer in acd.next_assignments():
+            if rng.random() < 0.5:
+                acd.connected(offer.call.call_uuid, offer.agent.agent_id)      # connected: no longer waiting
+    published = {}
+    monkeypatch.setattr(core_module.metrics, "publish_gauges", lambda queues, agents, states: published.update(queues))
+    core.update_gauges()
+    assert published == {name: core.queue_status(name) for name in acd.queues}
+    assert sum(n for n, _, _ in published.values()) == len(acd.waiting()) > 0
+    assert any(c.state.value == "offering" for c in acd.waiting())
+    bus.close()
