@@ -26,7 +26,7 @@ def test_the_gauges_equal_the_status_of_each_queue(monkeypatch):
         clock.advance(rng.choice((0.5, 3, 20)))
         acd.enqueue(f"gauge-c{i}", f"gauge-q{rng.randrange(5)}", priority=rng.choice((0, 5)))
         for offer in acd.next_assignments():
-            if rng.random() < 0.5:
+            if i % 2:
                 acd.connected(offer.call.call_uuid, offer.agent.agent_id)      # connected: no longer waiting
     published = {}
     monkeypatch.setattr(core_module.metrics, "publish_gauges", lambda queues, agents, states: published.update(queues))
