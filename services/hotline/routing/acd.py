@@ -42,6 +42,7 @@ import heapq
 import itertools
 import logging
 import math
+import operator
 import re
 import uuid
 from typing import Any, Callable, Iterable, Sequence
@@ -260,6 +261,7 @@ class QueuedCall:
     dialing_agent_gone: bool = False      # ... and whose leg ended meanwhile: the dial's outcome settles it
     # Where the ACD's index of waiting calls holds it (_WaitingCalls); None: not indexed.
     _slot: _Slot | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    _pos: int = dataclasses.field(default=0, init=False, repr=False, compare=False)   # its place in Acd.calls
 
     @property
     def order(self) -> tuple[int, int, int]:
@@ -278,6 +280,7 @@ class QueuedCall:
 
 
 _WAITING = CallState.WAITING
+_POS = operator.attrgetter("_pos")
 
 
 class _Bucket:
@@ -321,6 +324,10 @@ class _WaitingCalls:
     it is indexed, since the steps are known then). A callback is parked
     (in no bucket) until its caller is gone and its retry time has come.
 
+    It also keeps Acd.tick's timers (rearm): when a waiting call's number
+    entry may time out, it may overflow after max_wait_s or an announcement
+    may be due, so a tick looks at those calls only.
+
     Kept in step by the ACD: every insertion into and removal from Acd.calls
     (also from outside, e.g. rebuild.restore), and update() at every change
     of a waiting call's state, priority, queue, times or callback fields
@@ -333,6 +340,7 @@ class _WaitingCalls:
         self._active: set[_Bucket] = set()                 # not empty, not dead
         self._dead: dict[str, set[_Bucket]] = {}           # queue -> its dead buckets that hold calls
         self._timers: list[tuple[int, int, _Slot]] = []    # (due, n, slot): heap
+        self._tick_timers: list[tuple[int, int, _Slot]] = []   # the same for Acd.tick (rearm)
         self._n = itertools.count()
         self._latest = -math.inf                           # the latest time a call was placed at
         self._placed = 0                                   # calls indexed
@@ -404,6 +412,41 @@ class _WaitingCalls:
             if len(self._timers) > 64 + 2 * self._placed:
                 self._timers = [t for t in self._timers if t[2].entry[2]._slot is t[2]]
                 heapq.heapify(self._timers)
+        if queue is not None:
+            self.rearm(call)
+
+    # -- Acd.tick's timers ---------------------------------------------------
+    def rearm(self, call: QueuedCall) -> None:
+        """When Acd.tick may next have to act on this waiting call: its number
+        entry times out, it overflows after max_wait_s, an announcement is due
+        (a call woken early is left as it is, so the earliest time will do)."""
+        slot, queue = call._slot, self._acd.queues.get(call.queue)
+        if slot is None or queue is None:
+            return
+        due = call.collect_until_us if call.collecting is not None else None
+        if not call.is_callback:
+            if queue.max_wait_s and queue.overflow:
+                at = call.enqueued_us + math.floor(queue.max_wait_s * US)
+                due = at if due is None else min(due, at)
+            if queue.announce_every_s and call.next_announce_us and call.collecting is None:
+                due = call.next_announce_us if due is None else min(due, call.next_announce_us)
+        if due is not None:
+            heapq.heappush(self._tick_timers, (due, next(self._n), slot))
+            if len(self._tick_timers) > 64 + 2 * self._placed:
+                self._tick_timers = [t for t in self._tick_timers if t[2].entry[2]._slot is t[2]]
+                heapq.heapify(self._tick_timers)
+
+    def due(self, now: int) -> list[QueuedCall]:
+        """The waiting calls whose tick timer has come, in Acd.calls' order."""
+        timers, found = self._tick_timers, []
+        while timers and timers[0][0] <= now:
+            slot = heapq.heappop(timers)[2]
+            call = slot.entry[2]
+            if call._slot is slot:
+                found.append(call)
+        if len(found) > 1:                         # a slot may have been armed more than once
+            found = sorted({id(call): call for call in found}.values(), key=_POS)
+        return found
 
     def requeue(self, queue_name: str) -> None:
         """The queue was (re)configured: its calls are placed anew."""
@@ -422,7 +465,7 @@ class _WaitingCalls:
         for call in calls:
             call._slot = None
         self._buckets, self._by_queue, self._active, self._dead = {}, {}, set(), {}
-        self._timers, self._placed, self._latest = [], 0, -math.inf
+        self._timers, self._tick_timers, self._placed, self._latest = [], [], 0, -math.inf
         for call in calls:
             self.update(call)
 
@@ -518,15 +561,19 @@ class _Calls(dict):
     """Acd.calls: the calls by UUID. Insertions and removals, also from
     outside the ACD (rebuild.restore), keep the index of waiting calls in step."""
 
-    __slots__ = ("_waiting",)
+    __slots__ = ("_waiting", "_positions")
 
     def __init__(self, waiting: _WaitingCalls) -> None:
         super().__init__()
         self._waiting = waiting
+        self._positions = itertools.count(1)
 
     def __setitem__(self, call_uuid: str, call: QueuedCall) -> None:
         old = self.get(call_uuid)
-        if old is not None and old is not call:
+        if old is None:
+            call._pos = next(self._positions)         # a new key goes last, as in a dict
+        elif old is not call:
+            call._pos = old._pos                      # a replaced value keeps its key's place
             self._waiting.discard(old)
         dict.__setitem__(self, call_uuid, call)
         self._waiting.update(call)
@@ -924,6 +971,7 @@ class Acd:
         self.calls[call.call_uuid] = call
         if queue.announce_every_s:
             call.next_announce_us = call.enqueued_us + queue.announce_every_s * US
+            self._waiting.rearm(call)
         result = self._result(call)
         self._queue_event(call, ev.QUEUE_ENQUEUED, position=result.position, ewt_s=result.ewt_s)
         self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
@@ -1247,6 +1295,7 @@ class Acd:
         if call.collecting is None:
             if digit == queue.callback_key:
                 call.collecting, call.collect_until_us = "", self.clock_us() + CALLBACK_COLLECT_S * US
+                self._waiting.rearm(call)                     # the entry times out
                 self.actions.append(Action("prompt", call.call_uuid, call.node_id, call.queue, "callback_number"))
             return
         if digit == "*":
@@ -1261,6 +1310,7 @@ class Acd:
         elif digit.isdigit() and len(call.collecting) < 20:
             call.collecting += digit
             call.collect_until_us = self.clock_us() + CALLBACK_COLLECT_S * US
+        self._waiting.rearm(call)                             # an announcement held back may be due
 
     def request_callback(self, call_uuid: str, number: str = "") -> QueuedCall:
         """The caller leaves `number` (default: their own) and will hang up;
@@ -1392,6 +1442,16 @@ class Acd:
         calls overflow after max wait, announcements fall due, an abandoned
         number entry times out."""
         now = self.clock_us()
+        self._tick_agents(now)
+        # Only the waiting calls whose number entry, max wait or announcement may
+        # be due (_WaitingCalls.rearm), in the order of Acd.calls: not O(calls).
+        due = self._waiting.due(now)
+        for call in due:
+            self._tick_call(call, now)
+        for call in due:
+            self._waiting.rearm(call)
+
+    def _tick_agents(self, now: int) -> None:
         for agent in list(self.agents.values()):
             if agent.state == ev.WRAP_UP:
                 queue = self.queues.get(agent.queue)
@@ -1411,32 +1471,35 @@ class Acd:
                     self._release(agent)               # reserved for a call that no longer rings it
                 elif call is not None and now - call.offered_us > limit:
                     self.offer_failed(call.call_uuid, agent.agent_id, "RESERVATION_EXPIRED")
-        for call in list(self.calls.values()):
-            if call.state is not CallState.WAITING:
-                continue
-            queue = self.queues.get(call.queue)
-            if queue is None:
-                continue
-            if call.collecting is not None and now >= call.collect_until_us:
-                call.collecting = None
-                self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
-            if call.is_callback:
-                continue
-            if queue.max_wait_s and now - call.enqueued_us >= queue.max_wait_s * US and queue.overflow:
-                self._overflow(call, queue.overflow, "max_wait", 0)
-                continue
-            if queue.announce_every_s and call.next_announce_us and now >= call.next_announce_us \
-                    and call.collecting is None:
-                call.next_announce_us = now + queue.announce_every_s * US
-                position = self.position(call)
-                ewt = self.ewt_s(queue.name, position)
-                minutes = max(1, (ewt + 59) // 60) if ewt >= 0 else 0
-                if ewt >= 0:
-                    text = queue.announcement.format(position=position, minutes=minutes)
-                else:
-                    text = queue.announcement.split(".")[0].format(position=position, minutes="") + "."
-                self._queue_event(call, ev.QUEUE_ANNOUNCED, position=position, ewt_s=ewt)
-                self.actions.append(Action("announce", call.call_uuid, call.node_id, call.queue, text))
+
+    def _tick_call(self, call: QueuedCall, now: int) -> None:
+        """A waiting call's number entry times out, it overflows after its
+        max wait, or its announcement is due (nothing when none is)."""
+        if call.state is not CallState.WAITING:
+            return
+        queue = self.queues.get(call.queue)
+        if queue is None:
+            return
+        if call.collecting is not None and now >= call.collect_until_us:
+            call.collecting = None
+            self.actions.append(Action("music", call.call_uuid, call.node_id, call.queue))
+        if call.is_callback:
+            return
+        if queue.max_wait_s and now - call.enqueued_us >= queue.max_wait_s * US and queue.overflow:
+            self._overflow(call, queue.overflow, "max_wait", 0)
+            return
+        if queue.announce_every_s and call.next_announce_us and now >= call.next_announce_us \
+                and call.collecting is None:
+            call.next_announce_us = now + queue.announce_every_s * US
+            position = self.position(call)
+            ewt = self.ewt_s(queue.name, position)
+            minutes = max(1, (ewt + 59) // 60) if ewt >= 0 else 0
+            if ewt >= 0:
+                text = queue.announcement.format(position=position, minutes=minutes)
+            else:
+                text = queue.announcement.split(".")[0].format(position=position, minutes="") + "."
+            self._queue_event(call, ev.QUEUE_ANNOUNCED, position=position, ewt_s=ewt)
+            self.actions.append(Action("announce", call.call_uuid, call.node_id, call.queue, text))
 
     def reconcile(self, live_uuids: set[str],
                   on_switch: Callable[[QueuedCall], bool] | None = None) -> list[QueuedCall]:

@@ -14,7 +14,14 @@ from fake_clock import Clock
 
 class ScanningAcd(Acd):
     """The reference: every tick sorts every waiting call and asks each in
-    turn (what next_assignments did before the index)."""
+    turn (what next_assignments did before the index), and Acd.tick looks at
+    every call (what it did before its timers)."""
+
+    def tick(self):
+        now = self.clock_us()
+        self._tick_agents(now)
+        for call in list(self.calls.values()):
+            self._tick_call(call, now)
 
     def next_assignments(self, can_offer=None):
         assignments: list[Assignment] = []
@@ -140,6 +147,10 @@ def _drive(acd_class, seed, steps=1500):
     names = []
     for q in range(6):
         extra = {"callback_key": "7", "callback_dial": "sofia/gw/{number}", "callback_retry_s": 10} if q == 1 else {}
+        if q in (1, 4):
+            extra["announce_every_s"] = 15 if q == 1 else 20
+        if q == 4:
+            extra.update(max_wait_s=45, overflow="queue:q0")
         reqs = (Requirement(f"s{q % 3}", rng.randint(4, 9)),) + ((Requirement(f"s{(q + 1) % 3}", 3),) if q % 2 else ())
         acd.upsert_queue(QueueConfig(f"q{q}", f"s{q % 3}", strategy=strategies[q % 5], requirements=reqs,
                                      relaxation=(Relaxation(10, 2), Relaxation(25, 5)) if q % 3 else (),
@@ -201,6 +212,9 @@ def _drive(acd_class, seed, steps=1500):
                 acd.request_callback(rng.choice(waiting).call_uuid)
             except (Conflict, InvalidArgument):
                 pass
+        elif r < 0.93 and waiting:
+            for digit in rng.choice(("7", "7555#", "7#", "7*", "1")):
+                acd.dtmf(rng.choice(waiting).call_uuid, digit)
         elif r < 0.95:
             acd.tick()
         elif r < 0.97:
