@@ -537,6 +537,8 @@ class _WaitingCalls:
     def check(self) -> None:
         """Assert that the index agrees with the calls (for tests)."""
         acd = self._acd
+        for queue_name in {c.queue for c in acd.calls.values()} | set(acd.calls._by_queue):
+            assert list(acd.calls.in_queue(queue_name)) == [c for c in acd.calls.values() if c.queue == queue_name]
         waiting = {c.call_uuid for c in acd.calls.values() if c.state is _WAITING}
         indexed = {c.call_uuid for c in acd.calls.values() if c._slot is not None}
         assert waiting == indexed, (waiting ^ indexed)
@@ -559,39 +561,61 @@ class _WaitingCalls:
 
 class _Calls(dict):
     """Acd.calls: the calls by UUID. Insertions and removals, also from
-    outside the ACD (rebuild.restore), keep the index of waiting calls in step."""
+    outside the ACD (rebuild.restore), keep the index of waiting calls in step,
+    and the calls of each queue (a call changes queue only by leaving and
+    coming back, as _overflow does)."""
 
-    __slots__ = ("_waiting", "_positions")
+    __slots__ = ("_waiting", "_positions", "_queue_of", "_by_queue")
 
     def __init__(self, waiting: _WaitingCalls) -> None:
         super().__init__()
         self._waiting = waiting
         self._positions = itertools.count(1)
+        self._queue_of: dict[str, str] = {}                        # call uuid -> its queue when put in
+        self._by_queue: dict[str, dict[str, QueuedCall]] = {}      # queue -> its calls
+
+    def in_queue(self, queue_name: str) -> Iterable[QueuedCall]:
+        """The calls of one queue (any state), in the order they were put in."""
+        return self._by_queue.get(queue_name, {}).values()
 
     def __setitem__(self, call_uuid: str, call: QueuedCall) -> None:
         old = self.get(call_uuid)
         if old is None:
             call._pos = next(self._positions)         # a new key goes last, as in a dict
-        elif old is not call:
-            call._pos = old._pos                      # a replaced value keeps its key's place
-            self._waiting.discard(old)
+        else:
+            self._leave_queue(call_uuid)
+            if old is not call:
+                call._pos = old._pos                  # a replaced value keeps its key's place
+                self._waiting.discard(old)
         dict.__setitem__(self, call_uuid, call)
+        self._queue_of[call_uuid] = call.queue
+        self._by_queue.setdefault(call.queue, {})[call_uuid] = call
         self._waiting.update(call)
+
+    def _leave_queue(self, call_uuid: str) -> None:
+        queue_name = self._queue_of.pop(call_uuid)
+        calls = self._by_queue[queue_name]
+        del calls[call_uuid]
+        if not calls:
+            del self._by_queue[queue_name]
 
     def __delitem__(self, call_uuid: str) -> None:
         call = self[call_uuid]
         dict.__delitem__(self, call_uuid)
+        self._leave_queue(call_uuid)
         self._waiting.discard(call)
 
     def pop(self, call_uuid: str, *default: Any) -> Any:
         if call_uuid not in self:
             return dict.pop(self, call_uuid, *default)
         call = dict.pop(self, call_uuid)
+        self._leave_queue(call_uuid)
         self._waiting.discard(call)
         return call
 
     def popitem(self) -> tuple[str, QueuedCall]:
         call_uuid, call = dict.popitem(self)
+        self._leave_queue(call_uuid)
         self._waiting.discard(call)
         return call_uuid, call
 
@@ -599,6 +623,8 @@ class _Calls(dict):
         for call in self.values():
             self._waiting.discard(call)
         dict.clear(self)
+        self._queue_of.clear()
+        self._by_queue.clear()
 
     def setdefault(self, call_uuid: str, call: QueuedCall) -> QueuedCall:  # type: ignore[override]
         if call_uuid not in self:
@@ -666,7 +692,7 @@ class Acd:
         self.rules: tuple[RoutingRule, ...] = ()
         self._ruleset: RuleSet | None = None
         self._waiting = _WaitingCalls(self)
-        self.calls: dict[str, QueuedCall] = _Calls(self._waiting)
+        self.calls: _Calls = _Calls(self._waiting)
         # Calls that left the ACD (overflowed, rejected, or the caller left a
         # number) while the caller's channel lives on: for the caller's CDR.
         self.departed: dict[str, QueuedCall] = {}
@@ -964,7 +990,7 @@ class Acd:
         if hops < MAX_OVERFLOW_HOPS:
             if not self.is_open(queue):
                 return self._overflow(call, queue.closed_destination or queue.overflow, "closed", hops)
-            if queue.max_length and sum(1 for c in self.calls.values() if c.queue == queue.name) >= queue.max_length:
+            if queue.max_length and len(self.calls.in_queue(queue.name)) >= queue.max_length:
                 return self._overflow(call, queue.overflow, "max_length", hops)
         else:
             log.warning("call %s overflowed %d times; it waits in %s", call.call_uuid, hops, call.queue)
@@ -1027,13 +1053,14 @@ class Acd:
 
     # -- who waits, in what order ----------------------------------------
     def waiting(self, queue_name: str | None = None) -> list[QueuedCall]:
-        calls = [c for c in self.calls.values()
+        calls = [c for c in (self.calls.values() if queue_name is None else self.calls.in_queue(queue_name))
                  if c.state in (CallState.WAITING, CallState.OFFERING) and (queue_name is None or c.queue == queue_name)]
         return sorted(calls, key=lambda c: c.order)
 
     def position(self, call: QueuedCall) -> int:
+        """1 + the calls of its queue served before it (O(calls in its queue))."""
         mine = call.order
-        return 1 + sum(1 for c in self.calls.values()
+        return 1 + sum(1 for c in self.calls.in_queue(call.queue)
                        if c is not call and c.queue == call.queue
                        and c.state in (CallState.WAITING, CallState.OFFERING) and c.order < mine)
 
