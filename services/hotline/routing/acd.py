@@ -1428,14 +1428,15 @@ class Acd:
                 stats.calls += 1
                 stats.talk_us += talk_us
             if queue is not None:
+                # max(0, ...): the wall clock may have been stepped back meanwhile
                 self.ewt.call_answered(queue.name, talk_us / US + queue.wrap_up_s,
-                                       (call.connected_us - call.enqueued_us) / US)
+                                       max(0, call.connected_us - call.enqueued_us) / US)
             if agent is not None and agent.call_uuid == call_uuid:
                 self._after_call(agent, queue, call_uuid)
         else:
             self._queue_event(call, ev.QUEUE_ABANDONED, agent_id=call.agent_id)
             if call.queue in self.queues:
-                self.ewt.call_abandoned(call.queue, (now - call.enqueued_us) / US)
+                self.ewt.call_abandoned(call.queue, max(0, now - call.enqueued_us) / US)
             for agent_id in list(call.ringing):
                 ringing = self.agents.get(agent_id)
                 if ringing is not None and ringing.state == ev.RESERVED and ringing.call_uuid == call_uuid:

@@ -277,3 +277,20 @@ def test_bad_queue_rules_are_refused_naming_the_field(clock):
     with pytest.raises(InvalidArgument, match=r"requirements\[0\]"):
         acd.upsert_queue(QueueConfig("q", "support", requirements=(Requirement("sales", 3),)))
     assert "q" not in acd.queues
+
+
+def test_a_clock_stepped_back_while_calls_wait_ends_them_all_the_same(acd, clock):
+    # NTP may step the wall clock back: a call that waited "negative" time
+    # still ends (abandoned or answered) and counts in the wait estimate.
+    ready(acd, clock, "a1")
+    acd.enqueue("c1", "support")
+    acd.enqueue("c2", "sales")
+    (a,) = acd.next_assignments()
+    clock.advance(-30)
+    acd.connected("c1", a.agent.agent_id)
+    clock.advance(-30)
+    acd.call_ended("c2")                   # abandoned, "waited" -30 s
+    acd.call_ended("c1")                   # answered, talk and wait "negative"
+    assert not acd.calls
+    assert acd.agents["a1"].state == ev.WRAP_UP
+    assert acd.ewt.estimate("support", position=1, servers=1) is not None
