@@ -649,6 +649,9 @@ class EslServer:
         self.server.stop(timeout=0)
 
     def _handle(self, sock: Any, address: Any) -> None:
+        # listener_run() in mod_event_socket.c: TCP_NODELAY on every listener
+        # socket, inbound and outbound (no Nagle wait behind a delayed ACK).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = InboundConnection(self.sw, sock)
         conn.start()
         if conn.greenlet is not None:

@@ -81,6 +81,7 @@ def socket_application(ch: Channel, data: str) -> None:
     try:
         sock = gevent.socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
         sock.settimeout(None)
+        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)   # as listener_run() does
     except OSError as exc:
         log.error("socket %s:%s for %s: Socket Error! (%s)", host, port, ch.uuid, exc)
         return
