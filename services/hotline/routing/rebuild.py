@@ -92,7 +92,9 @@ def restore(acd: Acd, agent_events: Iterable[ev.AgentStateEvent],
             if call.state is not CallState.OFFERING:
                 call.ringing = {}
             call.state, call.offered_us = CallState.OFFERING, event.timestamp_us
-            call.agent_id = call.agent_id if call.ringing else event.agent_id
+            # the call's agent stays the first one still ringing (ring-all rings
+            # several; the first may have failed while the others rang on)
+            call.agent_id = call.agent_id if call.agent_id in call.ringing else event.agent_id
             call.ringing[event.agent_id] = agent_leg_uuid(call.call_uuid, call.offers, event.agent_id)
             call.agent_leg_uuid = call.ringing[call.agent_id]
             call.tried.add(event.agent_id)
@@ -100,6 +102,8 @@ def restore(acd: Acd, agent_events: Iterable[ev.AgentStateEvent],
             call.ringing.pop(event.agent_id, None)
             if not call.ringing:
                 call.state, call.agent_id, call.agent_leg_uuid = CallState.WAITING, "", ""
+            elif call.agent_id not in call.ringing:
+                call.agent_id, call.agent_leg_uuid = next(iter(call.ringing.items()))
         elif event.type == ev.QUEUE_CONNECTED:
             call.agent_leg_uuid = call.ringing.get(event.agent_id, call.agent_leg_uuid)
             call.state, call.agent_id, call.connected_us = CallState.CONNECTED, event.agent_id, event.timestamp_us

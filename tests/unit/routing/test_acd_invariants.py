@@ -966,3 +966,29 @@ def test_a_final_callback_failure_is_the_calls_last_event():
     assert [e.type for e in events] == [ev.QUEUE_OFFER_FAILED, ev.QUEUE_CALLBACK_FAILED]
     assert is_terminal(events[-1], {q.name: q for q in queues()})
 
+
+
+def test_rebuild_of_a_ring_all_call_whose_first_agent_failed_while_the_other_rang():
+    """Found by the state machine: ring-all offered a2 then a1; a1 failed and
+    was offered again, then a2 failed: the call's agent must move to a1, the
+    one still ringing (rebuild raised KeyError 'a2' on the next offer)."""
+    clock = Clock()
+    acd = Acd(clock)
+    acd.upsert_queue(QueueConfig("vip", "vip", strategy="ring-all"))
+    for agent_id in ("a1", "a2"):
+        acd.upsert_agent(agent_id, agent_id, f"user/{agent_id}@default", {"vip": 5})
+    t = clock.now
+
+    def q(kind: int, agent_id: str = "", attempt: int = 0) -> ev.QueueEvent:
+        return ev.QueueEvent(type=kind, call_uuid="call-2", queue="vip", agent_id=agent_id, attempt=attempt,
+                             timestamp_us=t, ani="15550001")
+
+    events = [q(ev.QUEUE_ENQUEUED), q(ev.QUEUE_OFFERED, "a2", 1), q(ev.QUEUE_OFFERED, "a1", 1),
+              q(ev.QUEUE_OFFER_FAILED, "a1", 1), q(ev.QUEUE_OFFERED, "a1", 2), q(ev.QUEUE_OFFERED, "a2", 2),
+              q(ev.QUEUE_OFFER_FAILED, "a2", 2)]
+    restored = rebuild.restore(acd, [], events)
+    call = acd.calls["call-2"]
+    assert call.state is CallState.OFFERING and call.agent_id == "a1" and set(call.ringing) == {"a1"}
+    assert call.agent_leg_uuid == call.ringing["a1"]
+    assert restored.offering == [call]
+    rebuild.restore(Acd(clock), [], events + [q(ev.QUEUE_OFFERED, "a1", 3), q(ev.QUEUE_OFFERED, "a2", 3)])
