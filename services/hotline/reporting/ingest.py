@@ -242,14 +242,16 @@ def messages_by_topic(batch: Sequence[Record]) -> dict[str, list[Message]]:
     return out
 
 
-def _rows_per_table(messages: dict[str, list[Message]], ingested_us: int
-                    ) -> dict[str, tuple[Pipeline, list[Row]]]:
-    out: dict[str, tuple[Pipeline, list[Row]]] = {}
+def _per_table(messages: dict[str, list[Message]], build: Callable[[Pipeline, Sequence[Message]], Any]
+               ) -> dict[str, tuple[Pipeline, Any]]:
+    """``build(pipeline, messages)`` for every table the messages feed, kept
+    when it gives anything (a table whose filter accepts none is left out)."""
+    out: dict[str, tuple[Pipeline, Any]] = {}
     for topic, topic_messages in messages.items():
         for p in PIPELINES_BY_TOPIC[topic]:
-            rows = p.rows(topic_messages, ingested_us)
-            if rows:
-                out[p.table] = (p, rows)
+            built = build(p, topic_messages)
+            if built:
+                out[p.table] = (p, built)
     return out
 
 
@@ -257,18 +259,12 @@ def rows_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[
     """A batch's rows per table, each with its pipeline (pure). Every table
     of a topic sees the batch's records in order; a topic reporting does not
     store is logged and skipped."""
-    return _rows_per_table(messages_by_topic(batch), ingested_us)
+    return _per_table(messages_by_topic(batch), lambda p, messages: p.rows(messages, ingested_us))
 
 
 def _columns_per_table(messages: dict[str, list[Message]], ingested_us: int
                        ) -> dict[str, tuple[Pipeline, Columns]]:
-    out: dict[str, tuple[Pipeline, Columns]] = {}
-    for topic, topic_messages in messages.items():
-        for p in PIPELINES_BY_TOPIC[topic]:
-            values = p.column_values(topic_messages, ingested_us)
-            if values:
-                out[p.table] = (p, values)
-    return out
+    return _per_table(messages, lambda p, topic_messages: p.column_values(topic_messages, ingested_us))
 
 
 def columns_by_table(batch: Sequence[Record], ingested_us: int) -> dict[str, tuple[Pipeline, Columns]]:
