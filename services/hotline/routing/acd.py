@@ -479,18 +479,16 @@ class _WaitingCalls:
         names = [q for q in dead if q in queues] if len(dead) < len(queues) else [q for q in queues if q in dead]
         if not names:
             return
-        stats = acd.selector.agents.get(agent_id)
-        if stats is None:
+        selector, active = acd.selector, self._active
+        if agent_id not in selector.agents:
             return
-        skills, active = stats.skills, self._active
         for name in names:
             queue = acd.queues.get(name)
             buckets = dead[name]
             tier = acd._tiers.get(name, {}).get(agent_id)
             for bucket in [b for b in buckets
                            if (tier is None or tier <= b.reached) and queue is not None
-                           and all(skills.get(r.skill, 0) >= r.min_level
-                                   for r in acd._rules_dropped(queue, b.drop))]:
+                           and selector.meets(agent_id, acd._rules_dropped(queue, b.drop))]:
                 bucket.dead = False
                 buckets.discard(bucket)
                 active.add(bucket)

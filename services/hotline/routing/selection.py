@@ -304,11 +304,12 @@ class AgentSelector:
         # never reaches the heaps.
         best = min(tops)[0][1]
         excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
-        if best not in excluded and self._meets(best, others):
+        if best not in excluded and self.meets(best, others):
             return best                          # the usual case: the best entry of all levels
         return self._choose_merged(tops, others, excluded)
 
-    def _meets(self, agent_id: str, others: list[Requirement]) -> bool:
+    def meets(self, agent_id: str, others: Sequence[Requirement]) -> bool:
+        """Whether the agent has every skill of ``others`` at its minimum level."""
         if not others:
             return True
         skills = self.agents[agent_id].skills
@@ -325,7 +326,7 @@ class AgentSelector:
             while tops:
                 entry, heap = tops[0]
                 agent_id = entry[1]
-                if agent_id not in excluded and self._meets(agent_id, others):
+                if agent_id not in excluded and self.meets(agent_id, others):
                     return agent_id
                 held.append((heap, heapq.heappop(heap)))
                 while heap and ready.get(heap[0][1]) != heap[0][2]:
