@@ -279,6 +279,14 @@ class QueuedCall:
         return self.call_uuid
 
 
+def tier_reached(queue: QueueConfig, waited_s: float) -> int:
+    """The last tier (1-9) a call of the queue has reached after waiting
+    waited_s: tier n joins after (n-1) x tier_wait_s; all at once without it."""
+    if not queue.tier_wait_s:
+        return 9
+    return min(9, 1 + int(waited_s // queue.tier_wait_s))
+
+
 _WAITING = CallState.WAITING
 _POS = operator.attrgetter("_pos")
 
@@ -387,14 +395,10 @@ class _WaitingCalls:
                 if waited_s < step.after_s:
                     due = enqueued_us + math.ceil(step.after_s * US)
                     break
-            reached = 9
-            if queue.tier_wait_s:
-                reached = 1 + int(waited_s // queue.tier_wait_s)
-                if reached < 9:
-                    tier_due = enqueued_us + reached * queue.tier_wait_s * US
-                    due = tier_due if due is None else min(due, tier_due)
-                else:
-                    reached = 9
+            reached = tier_reached(queue, waited_s)
+            if reached < 9:                             # the next tier joins then
+                tier_due = enqueued_us + reached * queue.tier_wait_s * US
+                due = tier_due if due is None else min(due, tier_due)
             key = (queue.name, drop, reached)
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -1188,7 +1192,7 @@ class Acd:
         members = self._tiers.get(queue.name)
         if not members:
             return _NO_TIERS
-        reached = 9 if not queue.tier_wait_s else 1 + int(waited_s // queue.tier_wait_s)
+        reached = tier_reached(queue, waited_s)
         out = [(1, set(members))]
         for tier in sorted({t for t in members.values() if t <= reached}):
             out.append((tier, {a for a, t in members.items() if t != tier}))
@@ -1196,19 +1200,14 @@ class Acd:
 
     def _rules_after(self, queue: QueueConfig, waited_s: float) -> tuple[Requirement, ...]:
         """relaxed(queue.rules(), queue.relaxation, waited_s), built once per queue and step."""
+        return self._rules_dropped(queue, relaxation_drop(queue.relaxation, waited_s))
+
+    def _rules_dropped(self, queue: QueueConfig, drop: int) -> tuple[Requirement, ...]:
+        """relaxed_by(queue.rules(), drop), built once per queue and step."""
         cached = self._relaxed.get(queue.name)
         if cached is None or cached[0] is not queue.requirements or cached[1] != queue.skill \
                 or cached[2] is not queue.relaxation:
             cached = self._relaxed[queue.name] = (queue.requirements, queue.skill, queue.relaxation, {})
-        return self._rules_dropped(queue, relaxation_drop(queue.relaxation, waited_s), cached)
-
-    def _rules_dropped(self, queue: QueueConfig, drop: int, cached: Any = None) -> tuple[Requirement, ...]:
-        """relaxed_by(queue.rules(), drop), built once per queue and step."""
-        if cached is None:
-            cached = self._relaxed.get(queue.name)
-            if cached is None or cached[0] is not queue.requirements or cached[1] != queue.skill \
-                    or cached[2] is not queue.relaxation:
-                cached = self._relaxed[queue.name] = (queue.requirements, queue.skill, queue.relaxation, {})
         by_drop = cached[3]
         found = by_drop.get(drop)
         if found is None:
