@@ -59,23 +59,16 @@ class RoutingCore:
         counts = dict.fromkeys(states, 0)
         for agent in self.acd.agents.values():
             counts[ev.AgentState.Name(agent.state)] += 1
-        # One pass over the calls for every queue (not one sorted list per queue:
-        # with thousands of calls waiting and hundreds of queues that was O(queues x calls)).
-        acd, now = self.acd, self.acd.clock_us()
-        waits: dict[str, list[int]] = {name: [] for name in acd.queues}
-        for call in acd.calls.values():
-            if call.state is CallState.WAITING or call.state is CallState.OFFERING:
-                queue_waits = waits.get(call.queue)
-                if queue_waits is not None:
-                    queue_waits.append(now - call.enqueued_us)
-        metrics.publish_gauges({name: (len(w), max(w, default=0), self._members_by_state(name))
-                                for name, w in waits.items()}, counts, states)
+        metrics.publish_gauges({name: self.queue_status(name) for name in self.acd.queues}, counts, states)
 
     def queue_status(self, queue_name: str) -> tuple[int, int, dict[str, int]]:
-        waiting = self.acd.waiting(queue_name)
+        """(calls waiting or being offered, the longest wait in µs, the queue's
+        agents by state): O(calls of the queue), nothing sorted, so the gauges
+        of every queue cost one pass over the calls."""
         now = self.acd.clock_us()
-        longest = max((now - c.enqueued_us for c in waiting if c.state is not CallState.ENDED), default=0)
-        return len(waiting), longest, self._members_by_state(queue_name)
+        waits = [now - c.enqueued_us for c in self.acd.calls.in_queue(queue_name)
+                 if c.state is CallState.WAITING or c.state is CallState.OFFERING]
+        return len(waits), max(waits, default=0), self._members_by_state(queue_name)
 
     def _members_by_state(self, queue_name: str) -> dict[str, int]:
         """The queue's agents by state name (counted by state number, named once per state)."""

@@ -1,5 +1,6 @@
-"""RoutingCore.update_gauges counts every queue's calls in one pass: what it
-publishes equals queue_status() asked queue by queue."""
+"""RoutingCore.update_gauges publishes queue_status() of every queue: calls
+waiting or being offered, the longest wait, the agents by state, as the
+ACD's own lists (waiting(), members()) give them."""
 import random
 
 from hotline.common.bus import InProcessBus
@@ -11,7 +12,7 @@ from hotline.routing.core import RoutingCore
 from fake_clock import Clock
 
 
-def test_the_gauges_equal_the_status_of_each_queue(monkeypatch):
+def test_the_gauges_are_each_queues_status_as_the_acds_lists_give_it(monkeypatch):
     clock = Clock()
     bus = InProcessBus()
     core = RoutingCore(bus, clock_us=clock)
@@ -32,6 +33,16 @@ def test_the_gauges_equal_the_status_of_each_queue(monkeypatch):
     monkeypatch.setattr(core_module.metrics, "publish_gauges", lambda queues, agents, states: published.update(queues))
     core.update_gauges()
     assert published == {name: core.queue_status(name) for name in acd.queues}
+
+    def expected(name):
+        waiting = acd.waiting(name)
+        by_state = {}
+        for agent in acd.members(name):
+            state = ev.AgentState.Name(agent.state)
+            by_state[state] = by_state.get(state, 0) + 1
+        return len(waiting), max((clock() - c.enqueued_us for c in waiting), default=0), by_state
+
+    assert published == {name: expected(name) for name in acd.queues}
     assert sum(n for n, _, _ in published.values()) == len(acd.waiting()) > 0
     assert any(c.state.value == "offering" for c in acd.waiting())
     bus.close()
