@@ -7,7 +7,9 @@ raised before ``init_gevent()``.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+from typing import Iterator
 
 _done = False
 # A long-running service allocates a few objects per event and keeps few of
@@ -36,3 +38,15 @@ def init() -> None:
 def tune_gc_for_service() -> None:
     """The collector's thresholds for a long-running service process (not tests)."""
     gc.set_threshold(*SERVICE_GC_THRESHOLDS)
+
+
+@contextlib.contextmanager
+def service_gc() -> Iterator[None]:
+    """The service's collector thresholds for the block, the previous ones
+    after it (benchmarks that time service code inside a test process)."""
+    previous = gc.get_threshold()
+    tune_gc_for_service()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)

@@ -103,16 +103,12 @@ def run(decisions: int = 50_000, agents: int = 5000, queues: int = 200, skills: 
     # The collector's thresholds of a service process, as the CLI's _serve
     # sets them for the routing service (put back afterwards: run() is also
     # called in tests).
-    thresholds = gc.get_threshold()
-    runtime.tune_gc_for_service()
-    try:
+    with runtime.service_gc():
         result = _decide(acd, clock, queue_names, decisions, seed)
         if waiting:
             result["idle_tick_cpu_ms"] = _idle_tick_ms(acd)
             result["no_free_agent_tick_cpu_ms"] = _tick_without_free_agents_ms(acd)
         return result
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 BACKLOG_QUEUES = 4
@@ -169,12 +165,8 @@ def run_storm(decisions: int = 10_000, agents: int = 5000, queues: int = 200, sk
     """Every agent busy, `waiting` calls in the ordinary queues; each decision
     frees one agent, who gets the best call they may take."""
     acd, clock, queue_names = build(agents, queues, skills, seed)
-    thresholds = gc.get_threshold()
-    runtime.tune_gc_for_service()
-    try:
+    with runtime.service_gc():
         return _storm(acd, clock, queue_names, decisions, seed, waiting)
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _storm(acd: Acd, clock: _Clock, queue_names: list[str], decisions: int, seed: int,
